@@ -1,0 +1,169 @@
+"""``kubeplane apiserver``: options -> config -> a running server.
+
+Flags are named like kube-apiserver's where they mean the same. Several replicas pointed at one
+etcd behave as one API server: all state, including service IP and port allocations, lives in etcd
+and every write is a compare-and-swap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from kubeplane.apiserver.bootstrap import bootstrap
+from kubeplane.apiserver.registry.registry import Registry, RegistryConfig
+from kubeplane.apiserver.server import APIServer, HealthChecks, server_ssl_context
+from kubeplane.catalog import DEFAULT_VERSION, Catalog
+from kubeplane.component.logs import setup_logging
+from kubeplane.storage.cacher.cacher import Cacher
+from kubeplane.storage.etcd3 import Etcd3Storage
+
+log = logging.getLogger("kubeplane.apiserver")
+
+
+@dataclass
+class Options:
+    etcd_servers: str
+    etcd_prefix: str
+    secure_port: int
+    bind_address: str
+    advertise_address: str
+    tls_cert_file: str
+    tls_private_key_file: str
+    client_ca_file: str
+    service_cluster_ip_range: str
+    service_node_port_range: str
+    kubernetes_version: str
+    cert_dir: str
+    log_file: str
+    watch_cache_size: int
+    bookmark_interval: float
+
+
+def parse_args(argv: list[str]) -> Options:
+    p = argparse.ArgumentParser(prog="kubeplane apiserver", description="The Kubernetes API server.")
+    p.add_argument("--etcd-servers", required=True, help="comma-separated etcd client URLs")
+    p.add_argument("--etcd-prefix", default="/registry")
+    p.add_argument("--secure-port", type=int, default=6443)
+    p.add_argument("--bind-address", default="127.0.0.1")
+    p.add_argument("--advertise-address", default="127.0.0.1")
+    p.add_argument("--tls-cert-file", default="")
+    p.add_argument("--tls-private-key-file", default="")
+    p.add_argument("--client-ca-file", default="")
+    p.add_argument("--service-cluster-ip-range", default="198.19.0.0/16")
+    p.add_argument("--service-node-port-range", default="30000-32767")
+    p.add_argument("--kubernetes-version", default=DEFAULT_VERSION)
+    p.add_argument("--cert-dir", default="")
+    p.add_argument("--log-file", default="")
+    p.add_argument("--watch-cache-size", type=int, default=10000,
+                   help="events of history kept per resource for watches from an old resourceVersion")
+    p.add_argument("--watch-bookmark-interval", dest="bookmark_interval", type=float, default=60.0)
+    ns = p.parse_args(argv)
+    opts = Options(**vars(ns))
+    try:
+        ipaddress.ip_network(opts.service_cluster_ip_range)
+    except ValueError:
+        p.error(f"--service-cluster-ip-range: not a CIDR: {opts.service_cluster_ip_range}")
+    try:
+        low, high = (int(x) for x in opts.service_node_port_range.split("-"))
+        if not 0 < low <= high < 65536:
+            raise ValueError
+    except ValueError:
+        p.error(f"--service-node-port-range: want LOW-HIGH, got {opts.service_node_port_range}")
+    if (opts.tls_cert_file == "") != (opts.tls_private_key_file == ""):
+        p.error("--tls-cert-file and --tls-private-key-file go together")
+    if not opts.tls_cert_file and not opts.cert_dir:
+        p.error("serving needs --tls-cert-file/--tls-private-key-file or --cert-dir")
+    return opts
+
+
+def _serving_files(opts: Options) -> tuple[str, str]:
+    if opts.tls_cert_file:
+        return opts.tls_cert_file, opts.tls_private_key_file
+    # Self-signed serving certificate in --cert-dir, as kube-apiserver does without flags.
+    from kubeplane.component import pki
+
+    cert_dir = Path(opts.cert_dir)
+    cert, key = cert_dir / "apiserver.crt", cert_dir / "apiserver.key"
+    if not cert.exists():
+        cert_dir.mkdir(parents=True, exist_ok=True)
+        ca = pki.create_ca("kubeplane-apiserver-self-signed")
+        pki.write_certified_key(pki.issue_apiserver_cert(ca, opts.service_cluster_ip_range), cert, key)
+    return str(cert), str(key)
+
+
+async def run(opts: Options, stop: asyncio.Event) -> None:
+    catalog = Catalog.for_version(opts.kubernetes_version)
+    etcd_url = opts.etcd_servers.split(",")[0]
+    raw = Etcd3Storage(etcd_url)
+    cachers: list[Cacher] = []
+
+    def storage_for(prefix: str) -> Cacher:
+        cacher = Cacher(raw, prefix, capacity=opts.watch_cache_size, bookmark_interval=opts.bookmark_interval)
+        cachers.append(cacher)
+        return cacher
+
+    low, high = (int(x) for x in opts.service_node_port_range.split("-"))
+    registry = Registry(catalog, storage_for, RegistryConfig(
+        key_prefix=opts.etcd_prefix.rstrip("/"), service_cidr=opts.service_cluster_ip_range,
+        node_port_base=low, node_port_size=high - low + 1))
+
+    async def etcd_check() -> None:
+        await asyncio.wait_for(raw.current_revision(), 2.0)
+
+    health = HealthChecks({"etcd": etcd_check})
+    server = APIServer(catalog, registry, health, f"{opts.advertise_address}:{opts.secure_port}")
+    cert, key = _serving_files(opts)
+    ssl_context = server_ssl_context(cert, key, opts.client_ca_file or None)
+    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, opts.bind_address, opts.secure_port, ssl_context=ssl_context,
+                       reuse_address=True)
+    await site.start()
+    log.info("serving on https://%s:%d (Kubernetes %s)", opts.bind_address, opts.secure_port, catalog.minor)
+    compactor = raw.start_compactor()
+    try:
+        await asyncio.gather(*(c.start() for c in cachers))
+        await bootstrap(registry, opts.advertise_address, opts.secure_port)
+        server.ready = True
+        log.info("ready")
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+        await compactor.stop()
+        for cacher in cachers:
+            await cacher.close()
+        await raw.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging("apiserver", opts.log_file or None)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run(opts, stop)
+
+    asyncio.run(runner())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

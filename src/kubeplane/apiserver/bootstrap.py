@@ -1,0 +1,56 @@
+"""What every cluster has from its first second: the system namespaces and the ``kubernetes``
+Service with Endpoints that point at the API server (upstream's bootstrap controller)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kubeplane.apiserver.registry.context import RequestContext
+from kubeplane.apiserver.registry.registry import Registry
+from kubeplane.machinery import errors
+
+log = logging.getLogger(__name__)
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+JSON = dict[str, Any]
+
+
+async def _ensure(registry: Registry, resource: str, namespace: str, obj: JSON) -> None:
+    store = registry.core(resource)
+    key = store.key(namespace, obj["metadata"]["name"])
+    if await store.storage.get(key, ignore_not_found=True) is not None:
+        return
+    try:
+        await store.create(RequestContext(namespace=namespace), obj)
+    except errors.StatusError as exc:
+        if exc.code != 409:
+            raise
+
+
+async def bootstrap(registry: Registry, advertise_address: str, port: int) -> None:
+    for name in SYSTEM_NAMESPACES:
+        ns: JSON = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        registry.core("namespaces").strategy.default(ns)
+        await _ensure(registry, "namespaces", "", ns)
+    services = registry.core("services")
+    first_ip = services.ip_allocator.first_ip()  # type: ignore[attr-defined]
+    service: JSON = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"type": "ClusterIP", "clusterIP": first_ip,
+                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+                 "sessionAffinity": "None"},
+    }
+    services.strategy.default(service)
+    await _ensure(registry, "services", "default", service)
+    endpoints = {
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": [{"addresses": [{"ip": advertise_address}],
+                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+    }
+    await _ensure(registry, "endpoints", "default", endpoints)
+    await services.repair()  # type: ignore[attr-defined]

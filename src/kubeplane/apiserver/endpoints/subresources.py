@@ -1,0 +1,109 @@
+"""Subresources that are not a plain strategy swap: scale, binding and eviction."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kubeplane.apiserver.registry.context import RequestContext
+from kubeplane.apiserver.registry.core.pods import bind
+from kubeplane.apiserver.registry.store import DeleteOptions, Store, now_rfc3339
+from kubeplane.machinery import errors
+from kubeplane.machinery.errors import Cause
+from kubeplane.machinery.labels import from_label_selector, selector_from_set
+
+JSON = dict[str, Any]
+
+
+def _selector_string(obj: JSON) -> str:
+    """Scale.status.selector: RCs have a plain label map, the apps kinds a metav1.LabelSelector."""
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    if "matchLabels" in selector or "matchExpressions" in selector:
+        return str(from_label_selector(selector))
+    return str(selector_from_set(selector))
+
+
+def to_scale(obj: JSON) -> JSON:
+    meta = obj["metadata"]
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                     if k in meta},
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": _selector_string(obj)},
+    }
+
+
+def apply_scale(current: JSON, scale: Any) -> JSON:
+    if not isinstance(scale, dict) or scale.get("kind") not in (None, "Scale"):
+        raise errors.bad_request("the body of the request must be an autoscaling/v1 Scale")
+    replicas = (scale.get("spec") or {}).get("replicas", 0)
+    name = current["metadata"]["name"]
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise errors.invalid("autoscaling", "Scale", name, [Cause(
+            "FieldValueInvalid", f"Invalid value: {replicas}: must be greater than or equal to 0",
+            "spec.replicas")])
+    rv = (scale.get("metadata") or {}).get("resourceVersion")
+    if rv and rv != current["metadata"].get("resourceVersion"):
+        raise errors.conflict("autoscaling", "scale", name, errors.OBJECT_MODIFIED)
+    updated = copy.deepcopy(current)
+    updated.setdefault("spec", {})["replicas"] = replicas
+    return updated
+
+
+async def bind_pod(ctx: RequestContext, pods: Store, name: str, binding: Any) -> JSON:
+    if not isinstance(binding, dict):
+        raise errors.bad_request("the body of the request must be a Binding")
+    binding = dict(binding)
+    binding["_now"] = now_rfc3339()
+
+    async def produce(current: JSON | None) -> JSON:
+        if current is None:
+            raise errors.not_found("", "pods", name)
+        return bind(current, binding)
+
+    await pods.update(ctx, name, produce, _binding_strategy(pods))
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+def _binding_strategy(pods: Store) -> Any:
+    """Binding writes spec.nodeName and the PodScheduled condition, which neither the main nor the
+    status strategy lets through, so it uses a strategy that keeps the new object as produced."""
+    from kubeplane.apiserver.registry.strategy import Strategy
+
+    class BindingStrategy(Strategy):
+        def prepare_for_update(self, ctx: RequestContext, new: JSON, old: JSON) -> None:
+            pass
+
+        def validate_update(self, ctx: RequestContext, new: JSON, old: JSON) -> list[Cause]:
+            return []
+
+    return BindingStrategy(pods.info, pods.strategy.minor)
+
+
+async def evict_pod(ctx: RequestContext, pods: Store, pdbs: Store | None, name: str, eviction: Any) -> JSON:
+    """The Eviction API: refuse (429) when a PodDisruptionBudget covering the pod allows no disruption."""
+    pod = await pods.get(ctx, name)
+    if pdbs is not None and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+        from kubeplane.storage.interface import ListOptions
+
+        budgets = await pdbs.list(ctx, ListOptions(resource_version="0"))
+        labels = pod["metadata"].get("labels") or {}
+        for pdb in budgets.items:
+            selector = (pdb.get("spec") or {}).get("selector")
+            if selector is None or not from_label_selector(selector).matches(labels):
+                continue
+            if (pdb.get("status") or {}).get("disruptionsAllowed", 0) < 1:
+                err = errors.too_many_requests(
+                    "Cannot evict pod as it would violate the pod's disruption budget.", retry_after=0)
+                err.retry_after_seconds = 0
+                err.causes = [Cause("DisruptionBudget",
+                                    f"The disruption budget {pdb['metadata']['name']} needs "
+                                    f"{(pdb.get('status') or {}).get('desiredHealthy', 0)} healthy pods and has "
+                                    f"{(pdb.get('status') or {}).get('currentHealthy', 0)} currently")]
+                raise err
+    body = eviction if isinstance(eviction, dict) else {}
+    options = DeleteOptions.from_body(body.get("deleteOptions"))
+    await pods.delete(ctx, name, options)
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}

@@ -1,0 +1,79 @@
+"""WATCH: a chunked stream of JSON watch events, one per line, until timeout or disconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kubeplane.apiserver.endpoints.handlers import ResourceHandler, partial_metadata
+from kubeplane.apiserver.endpoints.options import ListQuery
+from kubeplane.apiserver.negotiation import AS_PARTIAL, AS_PARTIAL_LIST, AS_TABLE, Representation
+from kubeplane.apiserver.registry.context import RequestContext
+from kubeplane.machinery import fields, printers
+from kubeplane.storage import interface as st
+
+log = logging.getLogger(__name__)
+
+# Upstream picks a watch's lifetime at random in [minRequestTimeout, 2*minRequestTimeout) so that
+# clients do not reconnect in lockstep.
+MIN_REQUEST_TIMEOUT = 1800
+
+
+def _event_object(handler: ResourceHandler, event: st.WatchEvent, rep: Representation,
+                  query: Mapping[str, str], first: bool) -> Any:
+    info = handler.info
+    obj = event.object
+    if event.type == st.BOOKMARK:
+        return {"kind": info.kind, "apiVersion": info.group_version, "metadata": obj.get("metadata", {})}
+    if rep.as_ == AS_TABLE:
+        table = printers.table(info.group, info.resource, [obj],
+                               include_object=query.get("includeObject", "Metadata"))
+        table["metadata"] = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+        if not first:
+            table["columnDefinitions"] = []
+        return table
+    if rep.as_ in (AS_PARTIAL, AS_PARTIAL_LIST):
+        return partial_metadata(obj, rep.version)
+    if "kind" not in obj:
+        obj = {"kind": info.kind, "apiVersion": info.group_version, **obj}
+    return obj
+
+
+async def serve_watch(request: web.Request, handler: ResourceHandler, ctx: RequestContext,
+                      query: Mapping[str, str], rep: Representation) -> web.StreamResponse:
+    q = ListQuery.parse(query, watch=True)
+    predicate = fields.compile_predicate(handler.info.group, handler.info.resource, q.label_selector,
+                                         q.field_selector)
+    opts = st.WatchOptions(resource_version=q.resource_version, predicate=predicate,
+                           allow_bookmarks=q.allow_bookmarks, send_initial_events=q.send_initial_events)
+    watcher = await handler.store.watch(ctx, opts)
+    timeout = q.timeout_seconds if q.timeout_seconds is not None else \
+        random.uniform(MIN_REQUEST_TIMEOUT, 2 * MIN_REQUEST_TIMEOUT)
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
+                                                       "Cache-Control": "no-cache, private"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    first = True
+    try:
+        async with asyncio.timeout(timeout):
+            async for event in watcher:
+                obj = _event_object(handler, event, rep, query, first)
+                first = False
+                await response.write(orjson.dumps({"type": event.type, "object": obj}) + b"\n")
+    except TimeoutError:
+        pass
+    except (ConnectionResetError, ConnectionError):
+        log.debug("watch client went away")
+    finally:
+        await watcher.stop()
+    try:
+        await response.write_eof()
+    except (ConnectionResetError, ConnectionError, RuntimeError):
+        pass
+    return response

@@ -1,0 +1,375 @@
+"""The HTTP front of the API server: authentication of the TLS peer, routing, error shaping.
+
+Everything is one catch-all route: the path is parsed into a RequestInfo, non-resource paths
+(health, version, discovery, OpenAPI, metrics) are answered from small tables, resource paths go to
+the verb handlers. Any exception becomes a ``Status``; no traceback ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from kubeplane.apiserver import discovery, openapi
+from kubeplane.apiserver.endpoints import subresources
+from kubeplane.apiserver.endpoints.handlers import PATCH_TYPES, ResourceHandler, Response
+from kubeplane.apiserver.endpoints.options import WriteQuery
+from kubeplane.apiserver.endpoints.watch import serve_watch
+from kubeplane.apiserver.negotiation import Representation, decode_body, encode, negotiate_output
+from kubeplane.apiserver.registry.context import RequestContext
+from kubeplane.apiserver.registry.core.namespaces import NamespaceFinalizeStrategy
+from kubeplane.apiserver.registry.registry import Registry
+from kubeplane.apiserver.registry.strategy import StatusStrategy
+from kubeplane.apiserver.requestinfo import RequestInfo, parse_request_info
+from kubeplane.catalog import Catalog, version_info
+from kubeplane.machinery import errors
+from kubeplane.machinery.schema import schemas
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
+# Paths anyone may read (upstream's system:public-info-viewer).
+PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+
+REQUESTS = Counter("apiserver_request_total", "API requests", ["verb", "resource", "code"])
+LATENCY = Histogram("apiserver_request_duration_seconds", "API request latency", ["verb", "resource"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+@dataclass
+class User:
+    name: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass
+class HealthChecks:
+    """Named readiness checks (``/readyz/etcd`` ...), each an async callable returning None or raising."""
+
+    checks: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+
+
+def _user_from_peer(request: web.Request) -> User | None:
+    transport = request.transport
+    if transport is None:
+        return None
+    cert = transport.get_extra_info("peercert")
+    if not cert:
+        return None
+    name = ""
+    groups: list[str] = []
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                name = value
+            elif key == "organizationName":
+                groups.append(value)
+    return User(name, tuple(groups)) if name else None
+
+
+def _status_response(err: errors.StatusError) -> web.Response:
+    headers = {}
+    if err.retry_after_seconds:
+        headers["Retry-After"] = str(err.retry_after_seconds)
+    return web.Response(status=err.code, body=encode(err.to_status()), content_type="application/json",
+                        headers=headers)
+
+
+class APIServer:
+    def __init__(self, catalog: Catalog, registry: Registry, health: HealthChecks, advertise: str,
+                 require_client_cert: bool = True) -> None:
+        self.catalog = catalog
+        self.registry = registry
+        self.health = health
+        self.advertise = advertise
+        self.require_client_cert = require_client_cert
+        self.schemas = schemas(catalog.minor)
+        self.handlers: dict[tuple[str, str, str], ResourceHandler] = {}
+        for (group, version, resource), store in registry.stores.items():
+            info = store.info
+            status = StatusStrategy(store.strategy) if "status" in info.subresources else None
+            self.handlers[(group, version, resource)] = ResourceHandler(info, store, self.schemas, status)
+        self.ready = False
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES + 1024)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    # -- entry --------------------------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        watch_flag = request.query.get("watch") in ("true", "1")
+        info = parse_request_info(request.method, request.path, watch_flag)
+        code = 500
+        try:
+            response = await self._dispatch(request, info)
+            code = response.status
+            return response
+        except errors.StatusError as err:
+            code = err.code
+            return _status_response(err)
+        except Exception:  # the last line of defence: log it, answer a Status, keep serving
+            log.exception("internal error serving %s %s", request.method, request.path)
+            return _status_response(errors.internal("an unexpected error occurred; see the server log"))
+        finally:
+            if info.verb != "watch":
+                LATENCY.labels(info.verb, info.resource).observe(time.perf_counter() - started)
+            REQUESTS.labels(info.verb, info.resource, str(code)).inc()
+
+    async def _dispatch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        user = _user_from_peer(request)
+        if request.path in PUBLIC_PATHS or request.path.startswith(("/healthz/", "/livez/", "/readyz/")):
+            return await self._non_resource(request)
+        if user is None and self.require_client_cert:
+            raise errors.StatusError(401, "Unauthorized", "Unauthorized")
+        if not info.is_resource_request:
+            return await self._non_resource(request)
+        return await self._resource(request, info, user or User("system:anonymous"))
+
+    # -- non-resource paths -------------------------------------------------------------------------
+    async def _non_resource(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        head = path.split("/")[1] if path != "/" else ""
+        if head in ("healthz", "livez", "readyz"):
+            return await self._health(request, path)
+        if path == "/version":
+            return _json(version_info(self.catalog.minor))
+        if path == "/metrics":
+            return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        if path in ("/api", "/apis"):
+            content_type = discovery.negotiate_discovery(request.headers.get("Accept"))
+            if content_type:
+                body = discovery.aggregated(self.catalog, core=path == "/api",
+                                            version=discovery.aggregated_version(content_type))
+                return web.Response(body=encode(body), headers={"Content-Type": content_type})
+            if path == "/api":
+                return _json(discovery.api_versions(self.advertise))
+            return _json(discovery.api_group_list(self.catalog))
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            doc = discovery.api_resource_list(self.catalog, "", parts[1])
+            if doc is not None:
+                return _json(doc)
+        if parts[0] == "apis" and len(parts) == 2:
+            group_doc = discovery.api_group(self.catalog, parts[1])
+            if group_doc is not None:
+                return _json(group_doc)
+        if parts[0] == "apis" and len(parts) == 3:
+            doc = discovery.api_resource_list(self.catalog, parts[1], parts[2])
+            if doc is not None:
+                return _json(doc)
+        if path == "/openapi/v2":
+            accept = request.headers.get("Accept", "")
+            if accept and not any(t in accept for t in ("json", "*/*")):
+                # Only the protobuf form was asked for; we serve JSON, so say so and let the
+                # client fall back rather than hand it bytes it cannot parse.
+                raise errors.not_acceptable("only application/json is served for /openapi/v2")
+            document = openapi.openapi_v2(self.catalog.minor)
+            return _document(request, document.body, document.etag)
+        if path == "/openapi/v3":
+            document = openapi.openapi_v3_index(self.catalog.minor)
+            return _document(request, document.body, document.etag)
+        if path.startswith("/openapi/v3/"):
+            found = openapi.openapi_v3_document(self.catalog.minor, path[len("/openapi/v3/"):])
+            if found is not None:
+                return _document(request, found.body, found.etag)
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+
+    async def _health(self, request: web.Request, path: str) -> web.Response:
+        parts = path.strip("/").split("/")
+        selected = self.health.checks
+        if len(parts) > 1:
+            selected = {k: v for k, v in selected.items() if k == parts[1]}
+            if not selected and parts[1] != "ping":
+                raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        lines = ["[+]ping ok"]
+        healthy = True
+        for name, check in selected.items():
+            try:
+                await check()
+                lines.append(f"[+]{name} ok")
+            except Exception as exc:
+                healthy = False
+                lines.append(f"[-]{name} failed: reason withheld")
+                log.warning("health check %s failed: %s", name, exc)
+        if parts[0] == "readyz" and not self.ready:
+            healthy = False
+            lines.append("[-]bootstrap failed: not finished")
+        verbose = "verbose" in request.query
+        if healthy:
+            text = "\n".join([*lines, f"{parts[0]} check passed"]) + "\n" if verbose else "ok"
+            return web.Response(text=text, content_type="text/plain")
+        text = "\n".join([*lines, f"{parts[0]} check failed"]) + "\n"
+        return web.Response(status=500, text=text, content_type="text/plain")
+
+    # -- resources ----------------------------------------------------------------------------------
+    async def _resource(self, request: web.Request, info: RequestInfo, user: User) -> web.StreamResponse:
+        handler = self.handlers.get((info.api_group, info.api_version, info.resource))
+        if handler is None:
+            if info.resource == "bindings" and info.api_group == "" and info.verb == "create":
+                return await self._bindings(request, info, user)
+            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        rinfo = handler.info
+        if not rinfo.namespaced and info.namespace:
+            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        if info.subresource and info.subresource not in rinfo.subresources:
+            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        rep = negotiate_output(request.headers.get("Accept"))
+        write = WriteQuery.parse(request.query) if info.verb in ("create", "update", "patch", "delete",
+                                                                 "deletecollection") else WriteQuery()
+        ctx = RequestContext(namespace=info.namespace, user=user.name, groups=user.groups, dry_run=write.dry_run,
+                             field_validation=write.field_validation, field_manager=write.field_manager,
+                             subresource=info.subresource)
+        query = request.query
+        verb = info.verb
+        if verb == "watch":
+            return await serve_watch(request, handler, ctx, query, rep)
+        body = None
+        if verb in ("create", "update", "patch", "delete", "deletecollection"):
+            body = await _read_body(request)
+        if info.subresource:
+            result = await self._subresource(request, handler, info, ctx, body, rep)
+        elif verb == "get":
+            result = await handler.get(ctx, info.name, query, rep)
+        elif verb == "list":
+            result = await handler.list(ctx, query, rep)
+        elif verb == "create":
+            if info.name:
+                raise errors.method_not_allowed("POST to a named resource is not supported")
+            result = await handler.create(ctx, body, rep, query)
+        elif verb == "update":
+            result = await handler.update(ctx, info.name, body, rep, query)
+        elif verb == "patch":
+            result = await handler.patch(ctx, info.name, _patch_type(request), body, rep, query)
+        elif verb == "delete":
+            result = await handler.delete(ctx, info.name, body, query, rep)
+        elif verb == "deletecollection":
+            if "deletecollection" not in rinfo.verbs:
+                raise errors.method_not_allowed("the server does not allow this method on the requested "
+                                                "resource")
+            result = await handler.delete_collection(ctx, body, query, rep)
+        else:
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+        return _respond(result, rep)
+
+    async def _subresource(self, request: web.Request, handler: ResourceHandler, info: RequestInfo,
+                           ctx: RequestContext, body: Any, rep: Representation) -> Response:
+        sub = info.subresource
+        verb = info.verb
+        query = request.query
+        if sub in ("status", "approval") or (sub == "finalize" and verb == "update"):
+            strategy = NamespaceFinalizeStrategy(handler.info, self.catalog.minor) if sub == "finalize" \
+                else handler.status_strategy or StatusStrategy(handler.store.strategy)
+            if verb == "get":
+                return await handler.get(ctx, info.name, query, rep)
+            if verb == "update":
+                return await handler.update(ctx, info.name, body, rep, query, strategy)
+            if verb == "patch":
+                return await handler.patch(ctx, info.name, _patch_type(request), body, rep, query, strategy)
+        if sub == "scale":
+            return await self._scale(request, handler, info, ctx, body)
+        if sub == "binding" and verb == "create":
+            out = await subresources.bind_pod(ctx, handler.store, info.name, body)
+            return Response(201, out, ctx.warnings)
+        if sub == "eviction" and verb == "create":
+            pdbs = self.registry.store("policy", "v1", "poddisruptionbudgets")
+            out = await subresources.evict_pod(ctx, handler.store, pdbs, info.name, body)
+            return Response(201, out, ctx.warnings)
+        if sub in ("log", "exec", "attach", "portforward", "proxy"):
+            pod = await handler.store.get(ctx, info.name)
+            if handler.info.resource == "pods" and not (pod.get("spec") or {}).get("nodeName"):
+                raise errors.bad_request(f'pod {info.name} does not have a host assigned')
+            raise errors.StatusError(503, "ServiceUnavailable",
+                                     f"{sub} is not available yet: no kubelet streaming server is connected")
+        raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+
+    async def _scale(self, request: web.Request, handler: ResourceHandler, info: RequestInfo,
+                     ctx: RequestContext, body: Any) -> Response:
+        if info.verb == "get":
+            obj = await handler.store.get(ctx, info.name)
+            return Response(200, subresources.to_scale(obj), ctx.warnings)
+        if info.verb not in ("update", "patch"):
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+        patch_type = _patch_type(request) if info.verb == "patch" else ""
+
+        async def produce(current: Any) -> Any:
+            if current is None:
+                raise errors.not_found(handler.info.group, handler.info.resource, info.name)
+            scale = body
+            if patch_type:
+                from kubeplane.machinery.patch import json_patch, merge_patch
+
+                base = subresources.to_scale(current)
+                scale = json_patch.apply(base, body) if patch_type.startswith("application/json-patch") \
+                    else merge_patch.apply(base, body)
+            return subresources.apply_scale(current, scale)
+
+        obj, _ = await handler.store.update(ctx, info.name, produce)
+        return Response(200, subresources.to_scale(obj), ctx.warnings)
+
+    async def _bindings(self, request: web.Request, info: RequestInfo, user: User) -> web.Response:
+        pods = self.registry.core("pods")
+        body = await _read_body(request)
+        name = ((body or {}).get("metadata") or {}).get("name", "") if isinstance(body, dict) else ""
+        ctx = RequestContext(namespace=info.namespace, user=user.name, groups=user.groups)
+        out = await subresources.bind_pod(ctx, pods, name, body)
+        return _json(out, 201)
+
+
+def _patch_type(request: web.Request) -> str:
+    media = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if media not in PATCH_TYPES:
+        raise errors.unsupported_media_type(media or "<none>")
+    return media
+
+
+async def _read_body(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return None
+    data = await request.content.read(MAX_REQUEST_BODY_BYTES + 1)
+    if len(data) > MAX_REQUEST_BODY_BYTES:
+        raise errors.request_entity_too_large("limit is 3145728")
+    media = request.headers.get("Content-Type")
+    if media and media.split(";")[0].strip().lower() in PATCH_TYPES:
+        media = "application/yaml" if "yaml" in media else "application/json"
+    return decode_body(media, data)
+
+
+def _respond(result: Response, rep: Representation) -> web.Response:
+    headers = {"Content-Type": rep.media}
+    response = web.Response(status=result.status, body=encode(result.body, rep.media), headers=headers)
+    for warning in result.warnings:
+        response.headers.add("Warning", f'299 - "{_escape(warning)}"')
+    return response
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=encode(body), content_type="application/json")
+
+
+def _document(request: web.Request, body: bytes, etag: str) -> web.Response:
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers={"ETag": etag})
+    return web.Response(body=body, headers={"Content-Type": "application/json", "ETag": etag})
+
+
+def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    if client_ca_file:
+        context.load_verify_locations(client_ca_file)
+        # Optional: health endpoints are public; everything else needs a verified certificate.
+        context.verify_mode = ssl.CERT_OPTIONAL
+    return context

@@ -1,0 +1,1 @@
+"""The ``kubeplane`` command: parses arguments, then calls into the component packages."""

@@ -1,0 +1,181 @@
+"""Name and format checks returning upstream's messages (k8s.io/apimachinery/pkg/util/validation).
+
+Each check returns a list of messages (empty when valid), like upstream's ``IsXxx`` functions, so
+callers wrap them in ``Invalid`` causes with whatever path and value they report.
+"""
+
+from __future__ import annotations
+
+import re
+
+DNS1123_LABEL_MAX = 63
+DNS1123_SUBDOMAIN_MAX = 253
+DNS1035_LABEL_MAX = 63
+QUALIFIED_NAME_MAX = 63
+LABEL_VALUE_MAX = 63
+CONFIG_KEY_MAX = 253
+
+_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_SUBDOMAIN_FMT = _LABEL_FMT + r"(\." + _LABEL_FMT + ")*"
+_DNS1035_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
+_QUALIFIED_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_LABEL_VALUE_FMT = "(" + _QUALIFIED_FMT + ")?"
+_CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
+_ENV_STRICT_FMT = "[-._a-zA-Z][-._a-zA-Z0-9]*"
+_PORT_NAME_CHARS = re.compile("^[-a-z0-9]+$")
+_HAS_LETTER = re.compile("[a-z]")
+
+
+def _full(fmt: str) -> re.Pattern[str]:
+    return re.compile("^" + fmt + "$")
+
+
+_LABEL_RE = _full(_LABEL_FMT)
+_SUBDOMAIN_RE = _full(_SUBDOMAIN_FMT)
+_DNS1035_RE = _full(_DNS1035_FMT)
+_QUALIFIED_RE = _full(_QUALIFIED_FMT)
+_LABEL_VALUE_RE = _full(_LABEL_VALUE_FMT)
+_CONFIG_KEY_RE = _full(_CONFIG_KEY_FMT)
+_ENV_STRICT_RE = _full(_ENV_STRICT_FMT)
+
+
+def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """Upstream's ``RegexError``: the rule, examples, then the regex (two spaces after commas)."""
+    text = msg + " ("
+    if examples:
+        text += "e.g. " + ",  or ".join(f"'{e}'" for e in examples) + ", "
+    return text + f"regex used for validation is '{fmt}')"
+
+
+def max_len(length: int) -> str:
+    return f"must be no more than {length} characters"
+
+
+DNS1123_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+                     "and must start and end with an alphanumeric character")
+DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+                         "'-' or '.', and must start and end with an alphanumeric character")
+DNS1035_LABEL_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
+                     "with an alphabetic character, and end with an alphanumeric character")
+QUALIFIED_NAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+                      "an alphanumeric character")
+LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+                   "or '.', and must start and end with an alphanumeric character")
+CONFIG_KEY_MSG = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+ENV_RELAXED_MSG = "a valid environment variable name must consist only of printable ASCII characters other than '='"
+ENV_STRICT_MSG = ("a valid environment variable name must consist of alphabetic characters, digits, '_', "
+                  "'-', or '.', and must not start with a digit")
+
+
+def dns1123_label(value: str) -> list[str]:
+    errs = [max_len(DNS1123_LABEL_MAX)] if len(value) > DNS1123_LABEL_MAX else []
+    if not _LABEL_RE.match(value):
+        errs.append(regex_error(DNS1123_LABEL_MSG, _LABEL_FMT, "my-name", "123-abc"))
+    return errs
+
+
+def dns1123_subdomain(value: str) -> list[str]:
+    errs = [max_len(DNS1123_SUBDOMAIN_MAX)] if len(value) > DNS1123_SUBDOMAIN_MAX else []
+    if not _SUBDOMAIN_RE.match(value):
+        errs.append(regex_error(DNS1123_SUBDOMAIN_MSG, _SUBDOMAIN_FMT, "example.com"))
+    return errs
+
+
+def dns1035_label(value: str) -> list[str]:
+    errs = [max_len(DNS1035_LABEL_MAX)] if len(value) > DNS1035_LABEL_MAX else []
+    if not _DNS1035_RE.match(value):
+        errs.append(regex_error(DNS1035_LABEL_MSG, _DNS1035_FMT, "my-name", "abc-123"))
+    return errs
+
+
+def path_segment(value: str) -> list[str]:
+    """Names that only have to be safe in a URL path (RBAC roles and bindings, ...)."""
+    if value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
+
+
+def qualified_name(value: str) -> list[str]:
+    """Label and annotation keys: ``[prefix/]name`` with a DNS-subdomain prefix."""
+    parts = value.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+        errs: list[str] = []
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            errs = ["prefix part must be non-empty"]
+        else:
+            errs = ["prefix part " + m for m in dns1123_subdomain(prefix)]
+    else:
+        return [regex_error("a qualified name " + QUALIFIED_NAME_MSG, _QUALIFIED_FMT,
+                            "MyName", "my.name", "123-abc")
+                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+    if not name:
+        errs.append("name part must be non-empty")
+    elif len(name) > QUALIFIED_NAME_MAX:
+        errs.append("name part " + max_len(QUALIFIED_NAME_MAX))
+    if not _QUALIFIED_RE.match(name):
+        errs.append("name part " + regex_error(QUALIFIED_NAME_MSG, _QUALIFIED_FMT, "MyName", "my.name", "123-abc"))
+    return errs
+
+
+def label_value(value: str) -> list[str]:
+    errs = [max_len(LABEL_VALUE_MAX)] if len(value) > LABEL_VALUE_MAX else []
+    if not _LABEL_VALUE_RE.match(value):
+        errs.append(regex_error(LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+    return errs
+
+
+def config_map_key(value: str) -> list[str]:
+    errs = [max_len(CONFIG_KEY_MAX)] if len(value) > CONFIG_KEY_MAX else []
+    if not _CONFIG_KEY_RE.match(value):
+        errs.append(regex_error(CONFIG_KEY_MSG, _CONFIG_KEY_FMT, "key.name", "KEY_NAME", "key-name"))
+    if value == ".":
+        errs.append("must not be '.'")
+    elif value == "..":
+        errs.append("must not be '..'")
+    elif value.startswith(".."):
+        errs.append("must not start with '..'")
+    return errs
+
+
+def env_var_name(value: str, relaxed: bool) -> list[str]:
+    """Relaxed (1.34+): any printable ASCII but '='; before, a C-identifier-like name."""
+    if relaxed:
+        ok = bool(value) and all(" " <= c <= "~" and c != "=" for c in value)
+        return [] if ok else [ENV_RELAXED_MSG]
+    errs = [] if _ENV_STRICT_RE.match(value) else [
+        regex_error(ENV_STRICT_MSG, _ENV_STRICT_FMT, "my.env-name", "MY_ENV.NAME", "MyEnvName1")]
+    if value == ".":
+        errs.append("must not be '.'")
+    elif value == "..":
+        errs.append("must not be '..'")
+    elif value.startswith(".."):
+        errs.append("must not start with '..'")
+    return errs
+
+
+def port_name(value: str) -> list[str]:
+    """IANA service names, as container and service port names must be."""
+    errs = []
+    if len(value) > 15:
+        errs.append("must be no more than 15 characters")
+    if not _PORT_NAME_CHARS.match(value):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not _HAS_LETTER.search(value):
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in value:
+        errs.append("must not contain consecutive hyphens")
+    if value.startswith("-") or value.endswith("-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs
+
+
+def port_number(value: int) -> list[str]:
+    return [] if 1 <= value <= 65535 else ["must be between 1 and 65535, inclusive"]
+
+
+def mask_trailing_dash(value: str) -> str:
+    """generateName prefixes may end in '-': check them as if a suffix followed."""
+    return value[:-1] + "a" if len(value) > 1 and value.endswith("-") else value

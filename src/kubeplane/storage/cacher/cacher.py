@@ -1,0 +1,282 @@
+"""The watch cache for one resource prefix (e.g. ``/registry/pods/``), decorating a store.
+
+One store watch feeds the current state (key -> object) and a ring buffer of recent events.
+Writes and consistent or paginated reads go to the store; ``"0"``/``"N"`` reads and every watch
+are served from memory. The cache follows the store's revision through events and progress
+notifications (bookmarks), re-watches from its last revision when the store watch breaks, and
+relists (terminating its watchers, who re-watch) when that revision has been compacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kubeplane.storage.cacher.watcher import CacheWatcher
+from kubeplane.storage.etcd3.codec import bookmark, resource_version_of
+from kubeplane.storage.etcd3.keys import parse_resource_version
+from kubeplane.storage.etcd3.store_watch import INITIAL_EVENTS_END
+from kubeplane.storage.etcd3.watch_filter import visible_event
+from kubeplane.storage.interface import (
+    ADDED,
+    BOOKMARK,
+    DELETED,
+    ERROR,
+    JSON,
+    MATCH_EXACT,
+    KeyNotFoundError,
+    ListOptions,
+    ListResult,
+    Preconditions,
+    Predicate,
+    ResourceExpiredError,
+    Storage,
+    TooLargeResourceVersionError,
+    UpdateFunc,
+    Watcher,
+    WatchEvent,
+    WatchOptions,
+)
+
+log = logging.getLogger(__name__)
+
+# How long a read asking for "at least N" waits for the cache to catch up (upstream: 3 s).
+FRESHNESS_WAIT = 3.0
+
+
+def namespaced_key(prefix: str, obj: JSON) -> str:
+    """Upstream's key layout: ``<prefix><namespace>/<name>``, or ``<prefix><name>`` if cluster-scoped."""
+    metadata = obj.get("metadata", {})
+    namespace = metadata.get("namespace")
+    return f"{prefix}{namespace}/{metadata['name']}" if namespace else f"{prefix}{metadata['name']}"
+
+
+@dataclass(slots=True)
+class _Buffered:
+    revision: int
+    event: WatchEvent
+
+
+class Cacher:
+    def __init__(self, store: Storage, prefix: str, capacity: int = 1000, bookmark_interval: float = 60.0,
+                 queue_size: int = 1000, key_func: Callable[[str, JSON], str] = namespaced_key) -> None:
+        self.store = store
+        self.prefix = prefix
+        self._key_func = key_func
+        self._bookmark_interval = bookmark_interval
+        self._queue_size = queue_size
+        self._objects: dict[str, JSON] = {}
+        self._events: deque[_Buffered] = deque(maxlen=capacity)
+        self._revision = 0
+        self._oldest = 0  # watches from any revision >= this can be replayed from the buffer
+        self._watchers: set[CacheWatcher] = set()
+        self._progressed = asyncio.Condition()
+        self._ready = asyncio.Event()
+        self._source: Any = None  # the store watcher currently feeding the cache
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._reflect(), name=f"cacher {self.prefix}"),
+                       loop.create_task(self._send_bookmarks(), name=f"cacher bookmarks {self.prefix}")]
+        await self._ready.wait()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for watcher in list(self._watchers):
+            watcher.terminate()
+
+    # --- feeding the cache -----------------------------------------------------------------------
+    async def _reflect(self) -> None:
+        relist = True
+        while True:
+            try:
+                if relist:
+                    opts = WatchOptions(resource_version="", send_initial_events=True, allow_bookmarks=True)
+                else:
+                    opts = WatchOptions(resource_version=str(self._revision), allow_bookmarks=True)
+                source = await self.store.watch(self.prefix, opts)
+                self._source = source
+                try:
+                    relist = await self._consume(source, relist)
+                finally:
+                    self._source = None
+                    await source.stop()
+            except ResourceExpiredError:
+                relist = True
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("watch cache %s: store watch failed: %r", self.prefix, e)
+            await asyncio.sleep(0.2)  # do not spin against a store that is away
+
+    async def _consume(self, source: Watcher, listing: bool) -> bool:
+        """Apply the store watch's events; return whether the next watch must relist."""
+        staged: dict[str, JSON] = {}
+        async for event in source:
+            if listing:
+                if event.type == ADDED:
+                    staged[self._key_func(self.prefix, event.object)] = event.object
+                    continue
+                if event.type == BOOKMARK and event.object["metadata"].get("annotations") == INITIAL_EVENTS_END:
+                    self._replace(staged, resource_version_of(event.object))
+                    listing = False
+                    continue
+            if event.type == ERROR:
+                return event.object.get("code") == 410
+            if event.type == BOOKMARK:
+                await self._advance(resource_version_of(event.object))
+            else:
+                self._apply(event)
+                await self._advance(resource_version_of(event.object))
+        return False
+
+    def _replace(self, objects: dict[str, JSON], revision: int) -> None:
+        # Watchers cannot be told which changes they missed across a relist: end them so they
+        # re-watch (and get 410 and relist themselves if their revision is gone).
+        for watcher in list(self._watchers):
+            watcher.terminate()
+        self._objects = objects
+        self._events.clear()
+        self._revision = self._oldest = revision
+        self._ready.set()
+
+    def _apply(self, event: WatchEvent) -> None:
+        key = self._key_func(self.prefix, event.object)
+        if event.type == DELETED:
+            self._objects.pop(key, None)
+        else:
+            self._objects[key] = event.object
+        revision = resource_version_of(event.object)
+        if len(self._events) == self._events.maxlen:
+            self._oldest = self._events[0].revision
+        self._events.append(_Buffered(revision, event))
+        for watcher in list(self._watchers):
+            watcher.offer(event)
+
+    async def _advance(self, revision: int) -> None:
+        if revision > self._revision:
+            self._revision = revision
+        async with self._progressed:
+            self._progressed.notify_all()
+
+    async def _send_bookmarks(self) -> None:
+        while True:
+            await asyncio.sleep(self._bookmark_interval)
+            if self._ready.is_set():
+                event = WatchEvent(BOOKMARK, bookmark(self._revision))
+                for watcher in list(self._watchers):
+                    if watcher.allow_bookmarks:
+                        watcher.offer(event)
+
+    async def _wait_for(self, revision: int, key: str) -> None:
+        """Wait (up to FRESHNESS_WAIT) until the cache has seen ``revision``."""
+        await self._ready.wait()
+        if self._revision >= revision:
+            return
+        source = self._source
+        if source is not None and hasattr(source, "request_progress"):
+            await source.request_progress()
+        try:
+            async with asyncio.timeout(FRESHNESS_WAIT), self._progressed:
+                await self._progressed.wait_for(lambda: self._revision >= revision)
+        except TimeoutError:
+            raise TooLargeResourceVersionError(key, revision, self._revision) from None
+
+    def _owns(self, key: str) -> bool:
+        return key.startswith(self.prefix)
+
+    # --- reads -----------------------------------------------------------------------------------
+    async def get(self, key: str, resource_version: str = "", ignore_not_found: bool = False) -> JSON | None:
+        if resource_version == "" or not self._owns(key):
+            return await self.store.get(key, resource_version, ignore_not_found)
+        await self._wait_for(parse_resource_version(resource_version), key)
+        obj = self._objects.get(key)
+        if obj is None and not ignore_not_found:
+            raise KeyNotFoundError(key)
+        return obj
+
+    async def get_list(self, prefix: str, opts: ListOptions) -> ListResult:
+        rv = opts.resource_version
+        delegate = (not prefix.startswith(self.prefix) or rv == "" or opts.continue_token
+                    or opts.resource_version_match == MATCH_EXACT or (opts.limit and rv != "0"))
+        if delegate:
+            return await self.store.get_list(prefix, opts)
+        await self._wait_for(parse_resource_version(rv), prefix)
+        # As upstream, a list from the cache ignores ``limit``: it returns everything at once.
+        items = [self._objects[key] for key in sorted(self._objects) if key.startswith(prefix)]
+        if opts.predicate is not None:
+            items = [obj for obj in items if opts.predicate(obj)]
+        return ListResult(items, self._revision)
+
+    async def watch(self, prefix: str, opts: WatchOptions) -> Watcher:
+        if not prefix.startswith(self.prefix):
+            return await self.store.watch(prefix, opts)
+        requested = parse_resource_version(opts.resource_version)
+        send_initial = opts.send_initial_events is True or (opts.send_initial_events is None and requested == 0)
+        if opts.resource_version == "":
+            # A consistent start: wait until the cache holds at least the store's current revision.
+            await self._wait_for(await self.store.current_revision(), prefix)
+        else:
+            await self._wait_for(requested, prefix)
+
+        predicate = self._scoped(opts.predicate, prefix)
+        # No await from here on: the snapshot and the registration see the same revision.
+        initial: list[WatchEvent] = []
+        if send_initial:
+            initial = [WatchEvent(ADDED, obj) for key, obj in sorted(self._objects.items())
+                       if predicate is None or predicate(obj)]
+            if opts.send_initial_events is True:
+                initial.append(WatchEvent(BOOKMARK, bookmark(self._revision, INITIAL_EVENTS_END)))
+        else:
+            start = requested or self._revision
+            if start < self._oldest:
+                raise ResourceExpiredError(prefix, f"too old resource version: {start} ({self._oldest})")
+            replay = (visible_event(b.event, predicate) for b in self._events if b.revision > start)
+            initial = [event for event in replay if event is not None]
+        watcher = CacheWatcher(initial, predicate, opts.allow_bookmarks, self._queue_size, self._watchers.discard)
+        self._watchers.add(watcher)
+        return watcher
+
+    def _scoped(self, predicate: Predicate | None, prefix: str) -> Predicate | None:
+        """The watcher's filter: its predicate, plus its sub-prefix (e.g. one namespace)."""
+        if prefix == self.prefix:
+            return predicate
+
+        def in_prefix(obj: JSON) -> bool:
+            return self._key_func(self.prefix, obj).startswith(prefix) and (predicate is None or predicate(obj))
+        return in_prefix
+
+    # --- pass-through ----------------------------------------------------------------------------
+    async def create(self, key: str, obj: JSON, ttl: int = 0) -> JSON:
+        return await self.store.create(key, obj, ttl)
+
+    async def guaranteed_update(self, key: str, update: UpdateFunc, preconditions: Preconditions | None = None,
+                                ignore_not_found: bool = False) -> JSON:
+        return await self.store.guaranteed_update(key, update, preconditions, ignore_not_found)
+
+    async def delete(self, key: str, preconditions: Preconditions | None = None,
+                     validate: Callable[[JSON], Awaitable[None]] | None = None) -> JSON:
+        return await self.store.delete(key, preconditions, validate)
+
+    async def current_revision(self) -> int:
+        return await self.store.current_revision()
+
+    async def count(self, prefix: str) -> int:
+        return await self.store.count(prefix)
+
+    async def compact(self, revision: int) -> None:
+        compact = getattr(self.store, "compact", None)
+        if compact is not None:
+            await compact(revision)
+
