@@ -62,16 +62,19 @@ def parse_request_info(method: str, path: str, query_watch: bool) -> RequestInfo
             info.is_resource_request = False
             return info
     # /namespaces/NAME/pods/... is namespaced; /namespaces/NAME[/status|/finalize] is the namespace itself.
+    namespace_object = False
     if rest[0] == "namespaces" and len(rest) > 1:
         info.namespace = rest[1]
         if len(rest) > 2 and rest[2] not in _NAMESPACE_SUBRESOURCES:
             rest = rest[2:]
+        else:
+            namespace_object = True
     info.resource = rest[0]
     if len(rest) >= 2:
         info.name = rest[1]
     if len(rest) >= 3:
         info.subresource = rest[2]
-    if info.resource == "namespaces":
+    if namespace_object:
         # The namespace object lives at cluster scope; its name is the namespace segment.
         info.namespace = ""
     info.parts = tuple(rest)

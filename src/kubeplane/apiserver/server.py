@@ -334,9 +334,19 @@ def _patch_type(request: web.Request) -> str:
 async def _read_body(request: web.Request) -> Any:
     if not request.can_read_body:
         return None
-    data = await request.content.read(MAX_REQUEST_BODY_BYTES + 1)
-    if len(data) > MAX_REQUEST_BODY_BYTES:
-        raise errors.request_entity_too_large("limit is 3145728")
+    if (request.content_length or 0) > MAX_REQUEST_BODY_BYTES:
+        raise errors.request_entity_too_large(f"limit is {MAX_REQUEST_BODY_BYTES}")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(65536)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > MAX_REQUEST_BODY_BYTES:
+            raise errors.request_entity_too_large(f"limit is {MAX_REQUEST_BODY_BYTES}")
+        chunks.append(chunk)
+    data = b"".join(chunks)
     media = request.headers.get("Content-Type")
     if media and media.split(";")[0].strip().lower() in PATCH_TYPES:
         media = "application/yaml" if "yaml" in media else "application/json"

@@ -126,7 +126,7 @@ def not_acceptable(message: str) -> StatusError:
 
 
 def request_entity_too_large(message: str) -> StatusError:
-    return StatusError(413, "RequestEntityTooLarge", message)
+    return StatusError(413, "RequestEntityTooLarge", f"Request entity too large: {message}")
 
 
 def forbidden(group: str, resource: str, name: str, message: str) -> StatusError:

@@ -59,6 +59,14 @@ class TooLargeResourceVersionError(StorageError):
         self.current = current
 
 
+class RequestTooLargeError(StorageError):
+    """The encoded object is over etcd's request limit (HTTP 413, as upstream maps etcd's error)."""
+
+
+# etcd's default --max-request-bytes; every backend enforces it so behaviour matches etcd's.
+MAX_REQUEST_BYTES = 1536 * 1024
+
+
 class InvalidContinueError(StorageError):
     """A continue token that does not parse or does not belong to this list (HTTP 400)."""
 

@@ -165,3 +165,12 @@ def test_kinds_without_defaults_are_untouched() -> None:
         obj: dict[str, Any] = {"metadata": {"name": "x"}}
         _apply(group, "v1", kind, obj)
         assert obj == {"metadata": {"name": "x"}}
+
+
+def test_pod_template_endpoints_and_node() -> None:
+    template = _apply("", "v1", "PodTemplate", {"template": _template()})
+    assert template["template"]["spec"]["restartPolicy"] == "Always"
+    endpoints = _apply("", "v1", "Endpoints", {"subsets": [{"ports": [{"port": 80}]}]})
+    assert endpoints["subsets"][0]["ports"][0]["protocol"] == "TCP"
+    node = _apply("", "v1", "Node", {"status": {"capacity": {"cpu": "2"}}})
+    assert node["status"]["allocatable"] == {"cpu": "2"}

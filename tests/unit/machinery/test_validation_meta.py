@@ -90,7 +90,7 @@ def test_label_key_prefix() -> None:
 
 def test_annotations_total_size() -> None:
     causes = _causes("", "ConfigMap", _cm(annotations={"big": "x" * (256 * 1024)}))
-    assert causes == [("metadata.annotations", "Too long: must have at most 262144 bytes")]
+    assert causes == [("metadata.annotations", "Too long: may not be more than 262144 bytes")]
 
 
 def test_finalizers() -> None:

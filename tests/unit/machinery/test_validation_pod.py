@@ -156,3 +156,17 @@ def test_pod_update_name_is_immutable() -> None:
     new = copy.deepcopy(old)
     new["metadata"]["name"] = "q"
     assert ("metadata.name", 'Invalid value: "q": field is immutable') in _update(new, old)
+
+
+def test_init_containers_need_restart_always_for_probes() -> None:
+    probe = {"exec": {"command": ["true"]}}
+    pod = _pod(initContainers=[{"name": "i", "image": "x", "readinessProbe": probe}])
+    assert ("FieldValueForbidden", "spec.initContainers[0].readinessProbe",
+            "Forbidden: may not be set for init containers without restartPolicy=Always") in _causes(pod)
+    sidecar = _pod(initContainers=[{"name": "i", "image": "x", "restartPolicy": "Always", "readinessProbe": probe}])
+    assert _causes(sidecar) == []
+
+
+def test_ephemeral_containers_cannot_be_set_on_create() -> None:
+    pod = _pod(ephemeralContainers=[{"name": "debug", "image": "busybox"}])
+    assert _causes(pod) == [("FieldValueForbidden", "spec.ephemeralContainers", "Forbidden: cannot be set on create")]

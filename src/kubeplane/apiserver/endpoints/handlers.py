@@ -22,7 +22,7 @@ from kubeplane.apiserver.registry.context import (
 from kubeplane.apiserver.registry.store import DeleteOptions, Store
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.catalog import ResourceInfo
-from kubeplane.machinery import errors, fields, printers
+from kubeplane.machinery import errors, fields, printers, validation
 from kubeplane.machinery.patch import json_patch, merge_patch, strategic
 from kubeplane.machinery.pruning import prune_unknown_fields
 from kubeplane.machinery.schema import Schemas
@@ -88,8 +88,7 @@ class ResourceHandler:
         if not unknown or ctx.field_validation == FIELD_VALIDATION_IGNORE:
             return
         if ctx.field_validation == FIELD_VALIDATION_STRICT:
-            joined = ", ".join(f'unknown field "{path}"' for path in unknown)
-            raise errors.bad_request(f"strict decoding error: {joined}")
+            raise errors.bad_request(validation.strict_decoding_message(self.info.kind, self.info.version, unknown))
         ctx.warnings.extend(f'unknown field "{path}"' for path in unknown)
 
     # -- reads --------------------------------------------------------------------------------------

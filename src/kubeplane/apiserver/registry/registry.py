@@ -34,7 +34,7 @@ _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("apps", "replicasets"): workloads.WorkloadStrategy,
     ("apps", "statefulsets"): workloads.WorkloadStrategy,
     ("apps", "daemonsets"): workloads.WorkloadStrategy,
-    ("batch", "jobs"): workloads.WorkloadStrategy,
+    ("batch", "jobs"): workloads.JobStrategy,
     ("batch", "cronjobs"): workloads.WorkloadStrategy,
     ("autoscaling", "horizontalpodautoscalers"): workloads.WorkloadStrategy,
     ("policy", "poddisruptionbudgets"): workloads.WorkloadStrategy,

@@ -114,6 +114,8 @@ class Store:
             err.causes = [Cause("ResourceVersionTooLarge", "Too large resource version")]
             err.retry_after_seconds = 1
             return err
+        if isinstance(exc, st.RequestTooLargeError):
+            return errors.request_entity_too_large(str(exc))
         if isinstance(exc, st.InvalidContinueError):
             return errors.bad_request(f"continue key is not valid: {exc}")
         return errors.internal(str(exc))

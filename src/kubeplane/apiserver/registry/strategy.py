@@ -51,13 +51,9 @@ class Strategy:
         """Status a new object starts with when the main endpoint may not set it."""
 
     def default(self, obj: JSON) -> None:
-        if not hasattr(defaults, "apply"):  # TEMP
-            return
         defaults.apply(self.info.group, self.info.version, self.info.kind, obj, self.minor)
 
     def validate(self, ctx: RequestContext, obj: JSON) -> list[Cause]:
-        if not hasattr(validation, "validate_create"):  # TEMP until validation lands
-            return []
         return validation.validate_create(self.info.group, self.info.version, self.info.kind, obj, self.minor)
 
     # -- update ---------------------------------------------------------------------------------
@@ -72,8 +68,6 @@ class Strategy:
             new["metadata"]["generation"] = generation + 1 if spec_changed(new, old) else generation
 
     def validate_update(self, ctx: RequestContext, new: JSON, old: JSON) -> list[Cause]:
-        if not hasattr(validation, "validate_update"):  # TEMP until validation lands
-            return []
         return validation.validate_update(self.info.group, self.info.version, self.info.kind, new, old,
                                           self.minor)
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.strategy import Strategy
 
+JSON = dict[str, Any]
 EVENT_TTL_SECONDS = 3600
+CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+LEGACY_CONTROLLER_UID_LABEL = "controller-uid"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+LEGACY_JOB_NAME_LABEL = "job-name"
 
 
 class StatusStrategyBase(Strategy):
@@ -33,3 +41,23 @@ class CreateOnUpdateStrategy(Strategy):
 class EventStrategy(CreateOnUpdateStrategy):
     # Events expire, as upstream's --event-ttl (1h) through an etcd lease.
     ttl_seconds = EVENT_TTL_SECONDS
+
+
+class JobStrategy(WorkloadStrategy):
+    """Jobs get a selector on their own UID unless the user manages it (``manualSelector``)."""
+
+    def prepare_for_create(self, ctx: RequestContext, obj: JSON) -> None:
+        super().prepare_for_create(ctx, obj)
+        spec = obj.setdefault("spec", {})
+        if spec.get("manualSelector"):
+            return
+        meta = obj["metadata"]
+        generated = {
+            CONTROLLER_UID_LABEL: meta["uid"], LEGACY_CONTROLLER_UID_LABEL: meta["uid"],
+            JOB_NAME_LABEL: meta.get("name", ""), LEGACY_JOB_NAME_LABEL: meta.get("name", ""),
+        }
+        template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
+        labels = template_meta.get("labels") or {}
+        template_meta["labels"] = {**labels, **generated}
+        if not spec.get("selector"):
+            spec["selector"] = {"matchLabels": {CONTROLLER_UID_LABEL: meta["uid"]}}

@@ -30,7 +30,7 @@ from kubeplane.machinery.errors import Cause
 from kubeplane.machinery.schema import schemas
 
 from . import field, meta, schema_check
-from .registry import rules_for
+from .registry import KindRules, rules_for
 
 __all__ = ["strict_decoding_message", "unknown_fields", "validate_create", "validate_update"]
 
@@ -40,14 +40,19 @@ def _schema_report(group: str, version: str, kind: str, obj: dict[str, Any], min
     return schema_check.check(kind_schemas, kind_schemas.for_kind(group, version, kind), obj)
 
 
+def _with_schema_required(missing: list[Cause], rules: KindRules, kind_causes: list[Cause]) -> list[Cause]:
+    """Schema-required fields not already reported by the kind's own rules (whose text wins)."""
+    reported = {c.field for c in kind_causes}
+    return [c for c in missing if c.field not in reported and c.field not in rules.schema_optional] + kind_causes
+
+
 def validate_create(group: str, version: str, kind: str, obj: dict[str, Any], minor: str = "1.35") -> list[Cause]:
     report = _schema_report(group, version, kind, obj, minor)
     if report.type_errors:
         return field.dedupe(report.type_errors)
     rules = rules_for(group, kind)
     causes = meta.validate(obj, rules.name_check, rules.namespaced)
-    causes += report.missing
-    causes += rules.create(obj, minor)
+    causes += _with_schema_required(report.missing, rules, rules.create(obj, minor))
     return field.dedupe(causes)
 
 
@@ -59,8 +64,7 @@ def validate_update(group: str, version: str, kind: str, new: dict[str, Any], ol
     rules = rules_for(group, kind)
     causes = meta.validate_update(new, old)
     if rules.revalidate_on_update:
-        causes += report.missing
-        causes += rules.create(new, minor)
+        causes += _with_schema_required(report.missing, rules, rules.create(new, minor))
     causes += rules.update(new, old, minor)
     return field.dedupe(causes)
 

@@ -97,7 +97,9 @@ def forbidden(path: str, detail: str) -> Cause:
 
 
 def too_long(path: str, max_bytes: int) -> Cause:
-    return Cause(TOO_LONG, f"Too long: must have at most {max_bytes} bytes", path)
+    # Current upstream wording; releases before ~1.32 said "must have at most N bytes".
+    unit = "byte" if max_bytes == 1 else "bytes"
+    return Cause(TOO_LONG, f"Too long: may not be more than {max_bytes} {unit}", path)
 
 
 def too_many(path: str, actual: int, maximum: int) -> Cause:

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import re
 
+from kubeplane.machinery import labels
+
 DNS1123_LABEL_MAX = 63
-DNS1123_SUBDOMAIN_MAX = 253
 DNS1035_LABEL_MAX = 63
-QUALIFIED_NAME_MAX = 63
-LABEL_VALUE_MAX = 63
 CONFIG_KEY_MAX = 253
 
 _LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_SUBDOMAIN_FMT = _LABEL_FMT + r"(\." + _LABEL_FMT + ")*"
 _DNS1035_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
-_QUALIFIED_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_LABEL_VALUE_FMT = "(" + _QUALIFIED_FMT + ")?"
 _CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
 _ENV_STRICT_FMT = "[-._a-zA-Z][-._a-zA-Z0-9]*"
 _PORT_NAME_CHARS = re.compile("^[-a-z0-9]+$")
@@ -31,36 +27,22 @@ def _full(fmt: str) -> re.Pattern[str]:
 
 
 _LABEL_RE = _full(_LABEL_FMT)
-_SUBDOMAIN_RE = _full(_SUBDOMAIN_FMT)
 _DNS1035_RE = _full(_DNS1035_FMT)
-_QUALIFIED_RE = _full(_QUALIFIED_FMT)
-_LABEL_VALUE_RE = _full(_LABEL_VALUE_FMT)
 _CONFIG_KEY_RE = _full(_CONFIG_KEY_FMT)
 _ENV_STRICT_RE = _full(_ENV_STRICT_FMT)
 
-
-def regex_error(msg: str, fmt: str, *examples: str) -> str:
-    """Upstream's ``RegexError``: the rule, examples, then the regex (two spaces after commas)."""
-    text = msg + " ("
-    if examples:
-        text += "e.g. " + ",  or ".join(f"'{e}'" for e in examples) + ", "
-    return text + f"regex used for validation is '{fmt}')"
-
-
-def max_len(length: int) -> str:
-    return f"must be no more than {length} characters"
+regex_error = labels.regex_error
+max_len = labels.max_len_error
+# Label keys/values and DNS subdomains are shared with label selectors; one implementation serves both.
+qualified_name = labels.is_qualified_name
+label_value = labels.is_valid_label_value
+dns1123_subdomain = labels.is_dns1123_subdomain
 
 
 DNS1123_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
                      "and must start and end with an alphanumeric character")
-DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-                         "'-' or '.', and must start and end with an alphanumeric character")
 DNS1035_LABEL_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
                      "with an alphabetic character, and end with an alphanumeric character")
-QUALIFIED_NAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
-                      "an alphanumeric character")
-LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
-                   "or '.', and must start and end with an alphanumeric character")
 CONFIG_KEY_MSG = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
 ENV_RELAXED_MSG = "a valid environment variable name must consist only of printable ASCII characters other than '='"
 ENV_STRICT_MSG = ("a valid environment variable name must consist of alphabetic characters, digits, '_', "
@@ -71,13 +53,6 @@ def dns1123_label(value: str) -> list[str]:
     errs = [max_len(DNS1123_LABEL_MAX)] if len(value) > DNS1123_LABEL_MAX else []
     if not _LABEL_RE.match(value):
         errs.append(regex_error(DNS1123_LABEL_MSG, _LABEL_FMT, "my-name", "123-abc"))
-    return errs
-
-
-def dns1123_subdomain(value: str) -> list[str]:
-    errs = [max_len(DNS1123_SUBDOMAIN_MAX)] if len(value) > DNS1123_SUBDOMAIN_MAX else []
-    if not _SUBDOMAIN_RE.match(value):
-        errs.append(regex_error(DNS1123_SUBDOMAIN_MSG, _SUBDOMAIN_FMT, "example.com"))
     return errs
 
 
@@ -93,38 +68,6 @@ def path_segment(value: str) -> list[str]:
     if value in (".", ".."):
         return [f"may not be '{value}'"]
     return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
-
-
-def qualified_name(value: str) -> list[str]:
-    """Label and annotation keys: ``[prefix/]name`` with a DNS-subdomain prefix."""
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-        errs: list[str] = []
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs = ["prefix part must be non-empty"]
-        else:
-            errs = ["prefix part " + m for m in dns1123_subdomain(prefix)]
-    else:
-        return [regex_error("a qualified name " + QUALIFIED_NAME_MSG, _QUALIFIED_FMT,
-                            "MyName", "my.name", "123-abc")
-                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > QUALIFIED_NAME_MAX:
-        errs.append("name part " + max_len(QUALIFIED_NAME_MAX))
-    if not _QUALIFIED_RE.match(name):
-        errs.append("name part " + regex_error(QUALIFIED_NAME_MSG, _QUALIFIED_FMT, "MyName", "my.name", "123-abc"))
-    return errs
-
-
-def label_value(value: str) -> list[str]:
-    errs = [max_len(LABEL_VALUE_MAX)] if len(value) > LABEL_VALUE_MAX else []
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(regex_error(LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
 
 
 def config_map_key(value: str) -> list[str]:

@@ -236,6 +236,12 @@ def _container(path: str, ctr: JSON, volumes: set[str], minor: str) -> list[Caus
     return causes
 
 
+def _init_container_hooks(path: str, ctr: JSON) -> list[Cause]:
+    # Only sidecars (restartPolicy Always) run alongside the app, so only they may have probes/hooks.
+    return [f.forbidden(f.child(path, key), "may not be set for init containers without restartPolicy=Always")
+            for key in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe") if ctr.get(key) is not None]
+
+
 def _containers(path: str, spec: JSON, volumes: set[str], minor: str) -> list[Cause]:
     causes: list[Cause] = []
     if not lst(spec, "containers"):
@@ -245,6 +251,8 @@ def _containers(path: str, spec: JSON, volumes: set[str], minor: str) -> list[Ca
         for i, ctr in objs(spec, key):
             ctr_path = f.index(f.child(path, key), i)
             causes += _container(ctr_path, ctr, volumes, minor)
+            if key == "initContainers" and ctr.get("restartPolicy") != "Always":
+                causes += _init_container_hooks(ctr_path, ctr)
             name = text(ctr, "name")
             if name and name in seen:
                 causes.append(f.duplicate(f.child(ctr_path, "name"), name))
@@ -298,7 +306,20 @@ def pod_spec(path: str, spec: JSON, minor: str) -> list[Cause]:
 
 
 def validate_pod(obj_: JSON, minor: str) -> list[Cause]:
-    return pod_spec("spec", obj(obj_, "spec"), minor)
+    spec = obj(obj_, "spec")
+    causes = pod_spec("spec", spec, minor)
+    if lst(spec, "ephemeralContainers"):
+        causes.append(f.forbidden("spec.ephemeralContainers", "cannot be set on create"))
+    return causes
+
+
+def template_pod_spec(path: str, spec: JSON, minor: str) -> list[Cause]:
+    """A pod template's spec: the pod rules, and no ephemeral containers."""
+    causes = pod_spec(path, spec, minor)
+    if lst(spec, "ephemeralContainers"):
+        causes.append(f.forbidden(f.child(path, "ephemeralContainers"),
+                                  "ephemeral containers not allowed in pod template"))
+    return causes
 
 
 def _tolerations_only_added(new: list[Any], old: list[Any]) -> list[Cause]:

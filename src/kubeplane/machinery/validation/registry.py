@@ -28,7 +28,7 @@ def _no_update_rules(new: JSON, old: JSON, minor: str) -> list[Cause]:
 
 
 def _pod_template(obj_: JSON, minor: str) -> list[Cause]:
-    return pod.pod_spec("template.spec", obj(obj(obj_, "template"), "spec"), minor)
+    return pod.template_pod_spec("template.spec", obj(obj(obj_, "template"), "spec"), minor)
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class KindRules:
     update: UpdateRule = _no_update_rules
     # Pods only compare the old and new spec on update; everything else re-runs the create rules.
     revalidate_on_update: bool = True
+    # Fields the OpenAPI marks required (no omitempty upstream) that upstream accepts absent.
+    schema_optional: frozenset[str] = frozenset()
 
 
 _NS = KindRules(namespaced=True)
@@ -67,7 +69,7 @@ RULES: dict[tuple[str, str], KindRules] = {
     ("apps", "ReplicaSet"): KindRules(True, create=workloads.replica_set, update=workloads.apps_update),
     ("apps", "DaemonSet"): KindRules(True, create=workloads.daemon_set, update=workloads.apps_update),
     ("apps", "StatefulSet"): KindRules(True, create=workloads.stateful_set, update=workloads.stateful_set_update),
-    ("apps", "ControllerRevision"): _NS,
+    ("apps", "ControllerRevision"): KindRules(True, schema_optional=frozenset({"revision"})),
     ("batch", "Job"): KindRules(True, create=workloads.job, update=workloads.job_update),
     ("batch", "CronJob"): KindRules(True, create=workloads.cron_job),
     ("autoscaling", "HorizontalPodAutoscaler"): KindRules(True, create=cluster.horizontal_pod_autoscaler),
@@ -75,7 +77,8 @@ RULES: dict[tuple[str, str], KindRules] = {
     ("networking.k8s.io", "Ingress"): KindRules(True, create=cluster.ingress),
     ("networking.k8s.io", "IngressClass"): _CLUSTER,
     ("discovery.k8s.io", "EndpointSlice"): KindRules(True, create=cluster.endpoint_slice,
-                                                     update=cluster.endpoint_slice_update),
+                                                     update=cluster.endpoint_slice_update,
+                                                     schema_optional=frozenset({"endpoints"})),
     ("scheduling.k8s.io", "PriorityClass"): KindRules(False, create=cluster.priority_class,
                                                       update=cluster.priority_class_update),
     ("storage.k8s.io", "StorageClass"): _CLUSTER,

@@ -80,6 +80,7 @@ class _Walker:
         extra = node.get("additionalProperties")
         if not properties and not isinstance(extra, dict):
             return  # free-form object (RawExtension, JSON): anything goes
+        keeps_unknown = bool(node.get("x-kubernetes-preserve-unknown-fields"))
         for name, element in value.items():
             child_path = f.child(path, name)
             if name in properties:
@@ -87,7 +88,7 @@ class _Walker:
             elif isinstance(extra, dict):
                 # Map entries print as path[key], as upstream does.
                 self.walk(element, extra, f.key(path, name), in_status)
-            else:
+            elif not keeps_unknown:
                 self.report.unknown.append(child_path)
         if in_status:
             return  # status is written by controllers; upstream does not require its fields

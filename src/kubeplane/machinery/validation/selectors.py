@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeplane.machinery.errors import Cause
+from kubeplane.machinery import labels
+from kubeplane.machinery.errors import Cause, StatusError
 
 from . import field as f
 from . import meta, names
@@ -36,23 +37,12 @@ def is_empty(selector: JSON) -> bool:
     return not selector.get("matchLabels") and not selector.get("matchExpressions")
 
 
-def matches(selector: JSON, labels: dict[str, Any]) -> bool:
-    for k, v in str_map(selector, "matchLabels").items():
-        if labels.get(k) != v:
-            return False
-    for _, requirement in objs(selector, "matchExpressions"):
-        key, operator = text(requirement, "key"), text(requirement, "operator")
-        values = lst(requirement, "values")
-        present = key in labels
-        if operator == "In" and not (present and labels[key] in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
+def matches(selector: JSON, labels_: dict[str, Any]) -> bool:
+    """Whether the selector selects these labels; a selector that does not parse matches nothing."""
+    try:
+        return labels.from_label_selector(selector).matches(labels_)
+    except StatusError:
+        return False
 
 
 def go_repr(selector: Any) -> f.Rendered:

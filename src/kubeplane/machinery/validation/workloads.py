@@ -23,7 +23,7 @@ def _template(path: str, template: JSON, selector: JSON | None, minor: str,
     causes += meta.validate_labels(f.child(path, "metadata", "labels"), labels)
     spec = obj(template, "spec")
     spec_path = f.child(path, "spec")
-    causes += pod.pod_spec(spec_path, spec, minor)
+    causes += pod.template_pod_spec(spec_path, spec, minor)
     restart = spec.get("restartPolicy")
     if restart not in (None, "") and restart not in restart_policies:
         causes.append(f.not_supported(f.child(spec_path, "restartPolicy"), restart, restart_policies))

@@ -24,8 +24,10 @@ from kubeplane.storage.etcd3.kv import (
     RangeResult,
     WriteResult,
 )
+from kubeplane.storage.interface import RequestTooLargeError
 
 _COMPACTED_MARKER = "required revision has been compacted"
+_TOO_LARGE_MARKER = "request is too large"
 
 
 def _kv(pb: Any) -> KeyValue:
@@ -64,7 +66,12 @@ class EtcdKV:
         client = await self._stubs()
         failure = rpc.RequestOp(request_range=rpc.RangeRequest(key=key.encode()))
         request = rpc.TxnRequest(compare=[compare], success=[success], failure=[failure])
-        resp = await client.kvstub.Txn(request, timeout=self._timeout, metadata=client.metadata)
+        try:
+            resp = await client.kvstub.Txn(request, timeout=self._timeout, metadata=client.metadata)
+        except rpc.AioRpcError as e:
+            if _TOO_LARGE_MARKER in (e.details() or ""):
+                raise RequestTooLargeError(key, "etcdserver: request is too large") from e
+            raise
         if resp.succeeded:
             return WriteResult(True, resp.header.revision)
         kvs = resp.responses[0].response_range.kvs

@@ -15,6 +15,7 @@ from kubeplane.storage.etcd3.kv import (
     RangeResult,
     WriteResult,
 )
+from kubeplane.storage.interface import MAX_REQUEST_BYTES, RequestTooLargeError
 
 
 class MemoryKV:
@@ -69,14 +70,21 @@ class MemoryKV:
             watch.offer(event)
         return self._revision
 
+    @staticmethod
+    def _check_size(key: str, value: bytes) -> None:
+        if len(value) > MAX_REQUEST_BYTES:
+            raise RequestTooLargeError(key, "etcdserver: request is too large")
+
     async def create(self, key: str, value: bytes, ttl: int = 0) -> WriteResult:
         # TTLs are not modelled: unit tests never wait for an expiry.
+        self._check_size(key, value)
         current = self._live.get(key)
         if current is not None:
             return WriteResult(False, self._revision, current)
         return WriteResult(True, self._commit(key, value))
 
     async def put_if(self, key: str, value: bytes, mod_revision: int) -> WriteResult:
+        self._check_size(key, value)
         current = self._live.get(key)
         if current is None or current.mod_revision != mod_revision:
             return WriteResult(False, self._revision, current)

@@ -26,6 +26,28 @@ class ServiceStrategy(Strategy):
     has_status_subresource = True
     return_deleted_object = True
 
+    def prepare_for_update(self, ctx: RequestContext, new: JSON, old: JSON) -> None:
+        super().prepare_for_update(ctx, new, old)
+        carry_allocated_values(new, old)
+
+
+def carry_allocated_values(new: JSON, old: JSON) -> None:
+    """A client that replaces a Service without the values the server allocated (``kubectl
+    replace`` of a hand-written manifest) keeps them, as upstream's patchAllocatedValues does."""
+    spec = new.setdefault("spec", {})
+    old_spec = old.get("spec") or {}
+    if _wants_cluster_ip(spec) and not spec.get("clusterIP") and old_spec.get("clusterIP"):
+        spec["clusterIP"] = old_spec["clusterIP"]
+        spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+    if _wants_node_ports(spec):
+        old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                     for p in old_spec.get("ports") or ()}
+        for port in spec.get("ports") or ():
+            if not port.get("nodePort"):
+                previous = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+                if previous:
+                    port["nodePort"] = previous
+
 
 def _wants_cluster_ip(spec: JSON) -> bool:
     return spec.get("type", "ClusterIP") != "ExternalName" and spec.get("clusterIP") != "None"
