@@ -70,11 +70,8 @@ class MessageDecoder:
                 self._field(out, field, meaning, schema, schema_owner or definition)
             except _Unsupported as exc:
                 raise self._unknown(field.number, definition, str(exc)) from exc
-        return {key: value for key, value in out.items() if key in self._kept(out, numbers) or not _is_zero(value)}
-
-    @staticmethod
-    def _kept(out: JSON, numbers: dict[int, FieldNumber] | None) -> set[str]:
-        return {m.name for m in (numbers or {}).values() if m.keeps_zero and m.name in out}
+        keeps_zero = {meaning.name for meaning in (numbers or {}).values() if meaning.keeps_zero}
+        return {key: value for key, value in out.items() if key in keeps_zero or not _is_zero(value)}
 
     @staticmethod
     def _unknown(number: int, definition: str, why: str) -> errors.StatusError:

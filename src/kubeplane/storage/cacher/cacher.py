@@ -223,6 +223,11 @@ class Cacher:
         if not prefix.startswith(self.prefix):
             return await self.store.watch(prefix, opts)
         requested = parse_resource_version(opts.resource_version)
+        if 0 < requested < self._oldest and opts.send_initial_events is not True:
+            # Older than the cache's window (e.g. a watch carried over an API server restart):
+            # the store still has that history unless it was compacted, so serve the watch from it
+            # rather than sending the client back to relist; the store raises 410 if it is gone.
+            return await self.store.watch(prefix, opts)
         send_initial = opts.send_initial_events is True or (opts.send_initial_events is None and requested == 0)
         if opts.resource_version == "":
             # A consistent start: wait until the cache holds at least the store's current revision.

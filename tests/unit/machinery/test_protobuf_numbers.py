@@ -1,0 +1,54 @@
+"""The numbering table agrees with the schemas it annotates."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeplane.machinery.protobuf.numbers import numbers_for, tabled_definitions
+from kubeplane.machinery.schema import schemas
+
+# Definitions absent from older minors' schemas are checked only where they exist.
+NEWEST = "1.37"
+
+
+@pytest.mark.parametrize("definition", sorted(tabled_definitions()))
+def test_every_tabled_name_is_a_schema_property(definition: str) -> None:
+    defs = schemas(NEWEST).defs
+    assert definition in defs, f"{definition} is not a schema definition"
+    properties = set(defs[definition].get("properties", {}))
+    numbers = numbers_for(definition)
+    assert numbers
+    for number, meaning in numbers.items():
+        if meaning.embedded:
+            embedded = numbers_for(meaning.name)
+            assert embedded is not None, f"{definition} embeds untabled {meaning.name}"
+            inlined = {m.name for m in embedded.values()}
+            assert inlined <= properties, f"{definition} field {number} inlines {inlined - properties}"
+        else:
+            assert meaning.name in properties, f"{definition} field {number}: no property {meaning.name!r}"
+
+
+def test_numbers_are_unique_per_name() -> None:
+    for definition in tabled_definitions():
+        numbers = numbers_for(definition) or {}
+        names = [m.name for m in numbers.values()]
+        assert len(names) == len(set(names)), definition
+
+
+@pytest.mark.parametrize(("api_version", "kind"), [
+    ("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "Service"),
+    ("v1", "Pod"), ("v1", "ResourceQuota"), ("apps/v1", "Deployment"), ("batch/v1", "Job"),
+    ("batch/v1", "CronJob"), ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ("scheduling.k8s.io/v1", "PriorityClass"),
+    ("policy/v1", "PodDisruptionBudget"), ("policy/v1", "Eviction"), ("networking.k8s.io/v1", "Ingress"),
+    ("authentication.k8s.io/v1", "TokenRequest"), ("authentication.k8s.io/v1", "SelfSubjectReview"),
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"), ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
+    ("authorization.k8s.io/v1", "SubjectAccessReview"),
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"),
+])
+def test_kubectl_typed_kinds_are_tabled(api_version: str, kind: str) -> None:
+    group, _, version = api_version.rpartition("/")
+    definition = schemas("1.35").definition_name_for(group, version, kind)
+    assert definition is not None
+    assert numbers_for(definition) is not None
