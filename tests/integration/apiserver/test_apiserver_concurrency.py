@@ -139,7 +139,7 @@ async def test_watches_are_ordered_and_gap_free_under_concurrent_writes(apiserve
         assert len(watch_all) == 12 * 5 + 2
         # The watch from an older RV saw the same stream plus the earlier object's creation.
         assert [e for e in watch_old if int(e["object"]["metadata"]["resourceVersion"]) > int(start_rv)] == watch_all
-        assert [e["object"]["metadata"]["name"] for e in watch_old][0] == "early-2"
+        assert watch_old[0]["object"]["metadata"]["name"] == "early-2"
         # The selector watch saw exactly the group=b objects' events.
         assert watch_selected == [e for e in watch_all if e["object"]["metadata"]["labels"].get("group") == "b"]
     finally:
