@@ -245,15 +245,14 @@ def test_kubectl_apply_merges_list_changes_exactly(apiserver: Any, namespace: st
     assert pod_spec["volumes"] == [{"name": "config", "configMap": {"name": "settings", "defaultMode": 420}}]
     assert obj["metadata"]["generation"] == 3  # the outside patch and this apply both changed the spec
 
-    # Dropping whole fields from the manifest removes them from the object.
+    # Dropping a whole field from the manifest sends `field: null`: the live-only env entry goes too.
     third = deployment(name, [{"name": "app", "image": "busybox:1.36"}])
     assert f"deployment.apps/{name} configured" in apply(apiserver, namespace, third)
     obj = kubectl_json(apiserver, "get", *target)
     pod_spec = obj["spec"]["template"]["spec"]
     assert [c["name"] for c in pod_spec["containers"]] == ["app"]
     app = pod_spec["containers"][0]
-    assert [e["name"] for e in app["env"]] == ["LIVE"]
-    assert "ports" not in app and "volumeMounts" not in app and "volumes" not in pod_spec
+    assert "env" not in app and "ports" not in app and "volumeMounts" not in app and "volumes" not in pod_spec
     assert f"deployment.apps/{name} unchanged" in apply(apiserver, namespace, third)
 
 

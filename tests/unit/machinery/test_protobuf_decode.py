@@ -177,6 +177,17 @@ def test_embedded_structs_are_inlined() -> None:
     }]
 
 
+def test_zero_status_written_by_go_disappears() -> None:
+    # Go's marshaller writes every non-pointer scalar of a non-pointer struct, even on create.
+    status = msg(3, text(1, ""), text(3, ""), text(4, ""), text(5, ""), text(6, ""), text(9, ""), text(11, ""))
+    obj = protobuf.decode(body("v1", "Pod", msg(1, text(1, "p")), msg(2, msg(2, text(1, "c"))), status))
+    assert obj == {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                   "spec": {"containers": [{"name": "c"}]}}
+    rs_status = msg(3, num(1, 0), num(2, 0), num(3, 0))
+    replica_set = protobuf.decode(body("apps/v1", "ReplicaSet", msg(1, text(1, "rs")), rs_status))
+    assert replica_set["status"] == {"replicas": 0}  # non-omitempty in Go's JSON
+
+
 def test_packed_and_unpacked_repeated_integers() -> None:
     packed = raw(4, _varint(1000) + _varint(2000))
     unpacked = num(4, 3000)

@@ -272,3 +272,4 @@ async def test_create_token(tmp_path: Path) -> None:
     obj = captured.objects["/api/v1/namespaces/default/serviceaccounts/sa/token"]
     assert obj["kind"] == "TokenRequest"
     assert obj["spec"] == {"audiences": ["api"], "expirationSeconds": 600}
+

@@ -43,6 +43,7 @@ _TABLE: dict[str, str] = {
         "DeleteOptions": "gracePeriodSeconds=1* preconditions=2* orphanDependents=3* propagationPolicy=4* "
                          "dryRun=5 ignoreStoreReadErrorWithClusterBreakingPotential=6*",
         "Preconditions": "uid=1* resourceVersion=2*",
+        "FieldSelectorRequirement": "key=1* operator=2* values=3",
     }),
     **_package("io.k8s.api.core.v1", {
         # --- simple kinds
@@ -125,7 +126,7 @@ _TABLE: dict[str, str] = {
         "SleepAction": "seconds=1*",
         "SecurityContext": "capabilities=1* privileged=2* seLinuxOptions=3* runAsUser=4* runAsNonRoot=5* "
                            "readOnlyRootFilesystem=6* allowPrivilegeEscalation=7* runAsGroup=8* procMount=9* "
-                           "windowsOptions=10* seccompProfile=11* appArmorProfile=12* ulimits=13",
+                           "windowsOptions=10* seccompProfile=11* appArmorProfile=12*",
         "PodSecurityContext": "seLinuxOptions=1* runAsUser=2* runAsNonRoot=3* supplementalGroups=4 fsGroup=5* "
                               "runAsGroup=6* sysctls=7 windowsOptions=8* fsGroupChangePolicy=9* "
                               "seccompProfile=10* appArmorProfile=11* supplementalGroupsPolicy=12* "
@@ -136,7 +137,6 @@ _TABLE: dict[str, str] = {
                                          "hostProcess=4*",
         "SeccompProfile": "type=1* localhostProfile=2*",
         "AppArmorProfile": "type=1* localhostProfile=2*",
-        "Ulimit": "name=1* hard=2* soft=3*",
         "Sysctl": "name=1* value=2*",
         "Toleration": "key=1 operator=2 value=3 effect=4 tolerationSeconds=5*",
         "HostAlias": "ip=1* hostnames=2",
@@ -146,6 +146,26 @@ _TABLE: dict[str, str] = {
         "PodOS": "name=1*",
         "PodSchedulingGate": "name=1*",
         "PodResourceClaim": "name=1* resourceClaimName=3* resourceClaimTemplateName=4*",
+        "WorkloadReference": "name=1* podGroup=2* podGroupReplicaKey=3",
+        # Statuses matter even on create: Go writes a non-pointer status struct with its zero scalars.
+        "PodStatus": "phase=1 conditions=2 message=3 reason=4 hostIP=5 podIP=6 startTime=7 containerStatuses=8 "
+                     "qosClass=9 initContainerStatuses=10 nominatedNodeName=11 podIPs=12 "
+                     "ephemeralContainerStatuses=13 resize=14 resourceClaimStatuses=15 hostIPs=16 "
+                     "observedGeneration=17 allocatedResources=19 resources=20*",
+        "PodCondition": "type=1* status=2* lastProbeTime=3 lastTransitionTime=4 reason=5 message=6 "
+                        "observedGeneration=7",
+        "PodIP": "ip=1*",
+        "HostIP": "ip=1*",
+        "PodResourceClaimStatus": "name=1* resourceClaimName=2*",
+        "ContainerStatus": "name=1* state=2 lastState=3 ready=4* restartCount=5* image=6* imageID=7* "
+                           "containerID=8 started=9* allocatedResources=10 resources=11* volumeMounts=12 "
+                           "stopSignal=15*",
+        "ContainerState": "waiting=1* running=2* terminated=3*",
+        "ContainerStateWaiting": "reason=1 message=2",
+        "ContainerStateRunning": "startedAt=1",
+        "ContainerStateTerminated": "exitCode=1* signal=2 reason=3 message=4 startedAt=5 finishedAt=6 "
+                                    "containerID=7",
+        "VolumeMountStatus": "name=1* mountPath=2* readOnly=3 recursiveReadOnly=4*",
         "Affinity": "nodeAffinity=1* podAffinity=2* podAntiAffinity=3*",
         "NodeAffinity": "requiredDuringSchedulingIgnoredDuringExecution=1* "
                         "preferredDuringSchedulingIgnoredDuringExecution=2",
@@ -188,11 +208,18 @@ _TABLE: dict[str, str] = {
         "PersistentVolumeClaimSpec": "accessModes=1 resources=2 volumeName=3 selector=4* storageClassName=5* "
                                      "volumeMode=6* dataSource=7* dataSourceRef=8* volumeAttributesClassName=9*",
         "VolumeResourceRequirements": "limits=1 requests=2",
+        "PersistentVolumeClaim": "metadata=1 spec=2 status=3",
+        "PersistentVolumeClaimStatus": "phase=1 accessModes=2 capacity=3 conditions=4 allocatedResources=5 "
+                                       "allocatedResourceStatuses=7 currentVolumeAttributesClassName=8* "
+                                       "modifyVolumeStatus=9*",
+        "PersistentVolumeClaimCondition": "type=1* status=2* lastProbeTime=3 lastTransitionTime=4 reason=5 "
+                                          "message=6",
+        "ModifyVolumeStatus": "targetVolumeAttributesClassName=1 status=2*",
     }),
     **_package("io.k8s.api.apps.v1", {
         "Deployment": "metadata=1 spec=2 status=3",
         "DeploymentSpec": "replicas=1* selector=2* template=3 strategy=4 minReadySeconds=5 "
-                          "revisionHistoryLimit=6* paused=7 progressDeadlineSeconds=9* podReplacementPolicy=10*",
+                          "revisionHistoryLimit=6* paused=7 progressDeadlineSeconds=9*",
         "DeploymentStrategy": "type=1 rollingUpdate=2*",
         "RollingUpdateDeployment": "maxUnavailable=1* maxSurge=2*",
         "DeploymentStatus": "observedGeneration=1 replicas=2 updatedReplicas=3 availableReplicas=4 "
@@ -201,10 +228,17 @@ _TABLE: dict[str, str] = {
         "DeploymentCondition": "type=1* status=2* reason=4 message=5 lastUpdateTime=6 lastTransitionTime=7",
         "ReplicaSet": "metadata=1 spec=2 status=3",
         "ReplicaSetSpec": "replicas=1* selector=2* template=3 minReadySeconds=4",
+        "ReplicaSetStatus": "replicas=1* fullyLabeledReplicas=2 observedGeneration=3 readyReplicas=4 "
+                            "availableReplicas=5 conditions=6 terminatingReplicas=7*",
+        "ReplicaSetCondition": "type=1* status=2* lastTransitionTime=3 reason=4 message=5",
         "DaemonSet": "metadata=1 spec=2 status=3",
         "DaemonSetSpec": "selector=1* template=2 updateStrategy=3 minReadySeconds=4 revisionHistoryLimit=6*",
         "DaemonSetUpdateStrategy": "type=1 rollingUpdate=2*",
         "RollingUpdateDaemonSet": "maxUnavailable=1* maxSurge=2*",
+        "DaemonSetStatus": "currentNumberScheduled=1* numberMisscheduled=2* desiredNumberScheduled=3* "
+                           "numberReady=4* observedGeneration=5 updatedNumberScheduled=6 numberAvailable=7 "
+                           "numberUnavailable=8 collisionCount=9* conditions=10",
+        "DaemonSetCondition": "type=1* status=2* lastTransitionTime=3 reason=4 message=5",
         "StatefulSet": "metadata=1 spec=2 status=3",
         "StatefulSetSpec": "replicas=1* selector=2* template=3 volumeClaimTemplates=4 serviceName=5 "
                            "podManagementPolicy=6 updateStrategy=7 revisionHistoryLimit=8* minReadySeconds=9 "
@@ -213,6 +247,10 @@ _TABLE: dict[str, str] = {
         "RollingUpdateStatefulSetStrategy": "partition=1* maxUnavailable=2*",
         "StatefulSetPersistentVolumeClaimRetentionPolicy": "whenDeleted=1 whenScaled=2",
         "StatefulSetOrdinals": "start=1",
+        "StatefulSetStatus": "observedGeneration=1 replicas=2* readyReplicas=3 currentReplicas=4 "
+                             "updatedReplicas=5 currentRevision=6 updateRevision=7 collisionCount=9* "
+                             "conditions=10 availableReplicas=11",
+        "StatefulSetCondition": "type=1* status=2* lastTransitionTime=3 reason=4 message=5",
     }),
     **_package("io.k8s.api.batch.v1", {
         "Job": "metadata=1 spec=2 status=3",
@@ -295,7 +333,6 @@ _TABLE: dict[str, str] = {
                               "fieldSelector=8* labelSelector=9*",
         "NonResourceAttributes": "path=1 verb=2",
         "FieldSelectorAttributes": "rawSelector=1 requirements=2",
-        "FieldSelectorRequirement": "key=1* operator=2* values=3",
         "LabelSelectorAttributes": "rawSelector=1 requirements=2",
         "SubjectAccessReviewStatus": "allowed=1* reason=2 evaluationError=3 denied=4",
         "SelfSubjectRulesReview": "metadata=1 spec=2* status=3",
