@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import yaml
 
-from kubeplane.machinery import errors
+from kubeplane.machinery import errors, protobuf
 
 JSON_TYPE = "application/json"
 YAML_TYPE = "application/yaml"
@@ -74,11 +74,12 @@ def negotiate_output(accept: str | None) -> Representation:
         "only the following media types are accepted: application/json, application/yaml")
 
 
-def decode_body(content_type: str | None, body: bytes) -> Any:
-    """Decode a request body (JSON or YAML) into Python data; 4xx Status on any failure."""
+def decode_body(content_type: str | None, body: bytes, minor: str = "1.35") -> Any:
+    """Decode a request body (JSON, YAML or Kubernetes protobuf) into Python data; 4xx Status on
+    any failure."""
     media = (content_type or JSON_TYPE).split(";")[0].strip().lower()
-    if media in ("application/vnd.kubernetes.protobuf", "application/protobuf"):
-        raise errors.unsupported_media_type(media)
+    if protobuf.is_protobuf(media):
+        return protobuf.decode(body, minor)
     try:
         if media.endswith("yaml"):
             return yaml.safe_load(body) if body.strip() else None

@@ -234,7 +234,7 @@ class APIServer:
             return await serve_watch(request, handler, ctx, query, rep)
         body = None
         if verb in ("create", "update", "patch", "delete", "deletecollection"):
-            body = await _read_body(request)
+            body = await _read_body(request, self.catalog.minor)
         if info.subresource:
             result = await self._subresource(request, handler, info, ctx, body, rep)
         elif verb == "get":
@@ -317,7 +317,7 @@ class APIServer:
 
     async def _bindings(self, request: web.Request, info: RequestInfo, user: User) -> web.Response:
         pods = self.registry.core("pods")
-        body = await _read_body(request)
+        body = await _read_body(request, self.catalog.minor)
         name = ((body or {}).get("metadata") or {}).get("name", "") if isinstance(body, dict) else ""
         ctx = RequestContext(namespace=info.namespace, user=user.name, groups=user.groups)
         out = await subresources.bind_pod(ctx, pods, name, body)
@@ -331,7 +331,7 @@ def _patch_type(request: web.Request) -> str:
     return media
 
 
-async def _read_body(request: web.Request) -> Any:
+async def _read_body(request: web.Request, minor: str) -> Any:
     if not request.can_read_body:
         return None
     if (request.content_length or 0) > MAX_REQUEST_BODY_BYTES:
@@ -350,7 +350,7 @@ async def _read_body(request: web.Request) -> Any:
     media = request.headers.get("Content-Type")
     if media and media.split(";")[0].strip().lower() in PATCH_TYPES:
         media = "application/yaml" if "yaml" in media else "application/json"
-    return decode_body(media, data)
+    return decode_body(media, data, minor)
 
 
 def _respond(result: Response, rep: Representation) -> web.Response:

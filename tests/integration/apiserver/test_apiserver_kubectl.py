@@ -158,3 +158,26 @@ def test_edit_with_scripted_editor(apiserver, namespace, tmp_path):
     editor.chmod(0o755)
     apiserver.kubectl("edit", "cm", "edited", "-n", namespace, env={"KUBE_EDITOR": str(editor)})
     assert apiserver.kubectl("get", "cm", "edited", "-n", namespace, "-o", "jsonpath={.data.k}").stdout == "new"
+
+
+def test_typed_create_commands_send_protobuf_and_work(apiserver, namespace):
+    """kubectl's typed-client commands send protobuf bodies; the objects come out as JSON."""
+    ns = f"{namespace}-x"
+    apiserver.kubectl("create", "namespace", ns)
+    apiserver.kubectl("create", "configmap", "pc", "-n", namespace, "--from-literal=a=b")
+    apiserver.kubectl("create", "secret", "generic", "ps", "-n", namespace, "--from-literal=k=v")
+    apiserver.kubectl("create", "deployment", "pd", "-n", namespace, "--image=busybox:1.35", "--replicas=0")
+    apiserver.kubectl("create", "service", "clusterip", "psvc", "-n", namespace, "--tcp=80:8080")
+    apiserver.kubectl("create", "job", "pj", "-n", namespace, "--image=busybox:1.35")
+    assert apiserver.kubectl("get", "ns", ns, "-o", "jsonpath={.status.phase}").stdout == "Active"
+    assert apiserver.kubectl("get", "cm", "pc", "-n", namespace, "-o", "jsonpath={.data.a}").stdout == "b"
+    assert apiserver.kubectl("get", "secret", "ps", "-n", namespace, "-o", "jsonpath={.data.k}").stdout == "dg=="
+    deployment = json.loads(apiserver.kubectl("get", "deploy", "pd", "-n", namespace, "-o", "json").stdout)
+    assert deployment["spec"]["replicas"] == 0
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.35"
+    svc = json.loads(apiserver.kubectl("get", "svc", "psvc", "-n", namespace, "-o", "json").stdout)
+    assert svc["spec"]["ports"][0]["targetPort"] == 8080
+    job = json.loads(apiserver.kubectl("get", "job", "pj", "-n", namespace, "-o", "json").stdout)
+    uid = job["metadata"]["uid"]
+    assert job["spec"]["selector"]["matchLabels"] == {"batch.kubernetes.io/controller-uid": uid}
+    assert job["spec"]["template"]["metadata"]["labels"]["job-name"] == "pj"

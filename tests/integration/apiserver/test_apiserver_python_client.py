@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
-
-from tests.integration.conftest import kube_client
 
 pytestmark = pytest.mark.integration
 
 
+class Client(NamedTuple):
+    models: Any  # the kubernetes.client module: V1Pod, CoreV1Api, ...
+    api: Any  # an ApiClient configured from the test kubeconfig
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.models, name)
+
+
 @pytest.fixture
-def k8s(apiserver: Any) -> Iterator[Any]:
-    """The client module, with ``k8s.api`` the ApiClient configured from the test kubeconfig."""
-    client, api_client = kube_client(apiserver)
-    client.api = api_client
-    yield client
+def k8s(apiserver: Any) -> Iterator[Client]:
+    """Same as conftest's ``kube_client``, which a test module cannot import (tests are not a package)."""
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(str(apiserver.kubeconfig))
+    yield Client(client, api_client)
     api_client.close()
 
 
@@ -27,9 +34,15 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+def configmap(client: Any, name: str, data: dict[str, str] | None = None,
+              labels: dict[str, str] | None = None) -> Any:
+    return client.V1ConfigMap(api_version="v1", kind="ConfigMap", data=data,
+                              metadata=client.V1ObjectMeta(name=name, labels=labels))
+
+
 def pod(client: Any, name: str, labels: dict[str, str] | None = None, node_name: str | None = None) -> Any:
     return client.V1Pod(
-        metadata=client.V1ObjectMeta(name=name, labels=labels),
+        api_version="v1", kind="Pod", metadata=client.V1ObjectMeta(name=name, labels=labels),
         spec=client.V1PodSpec(node_name=node_name,
                               containers=[client.V1Container(name="app", image="busybox:1.35")]))
 
@@ -37,7 +50,7 @@ def pod(client: Any, name: str, labels: dict[str, str] | None = None, node_name:
 def deployment(client: Any, name: str, replicas: int = 1) -> Any:
     labels = {"app": name}
     return client.V1Deployment(
-        metadata=client.V1ObjectMeta(name=name),
+        api_version="apps/v1", kind="Deployment", metadata=client.V1ObjectMeta(name=name),
         spec=client.V1DeploymentSpec(
             replicas=replicas, selector=client.V1LabelSelector(match_labels=labels),
             template=client.V1PodTemplateSpec(
@@ -58,8 +71,7 @@ def api_error(callable_: Any, *args: Any, **kwargs: Any) -> Any:
 def test_configmap_crud(k8s: Any, namespace: str) -> None:
     core = k8s.CoreV1Api(k8s.api)
     name = unique("cm")
-    body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=name, labels={"app": "demo"}), data={"a": "1"})
-    created = core.create_namespaced_config_map(namespace, body)
+    created = core.create_namespaced_config_map(namespace, configmap(k8s, name, {"a": "1"}, {"app": "demo"}))
     assert created.metadata.uid and created.metadata.resource_version and created.metadata.creation_timestamp
     assert core.read_namespaced_config_map(name, namespace).data == {"a": "1"}
     names = [item.metadata.name for item in core.list_namespaced_config_map(namespace).items]
@@ -123,7 +135,7 @@ def test_deployment_crud_and_scale(k8s: Any, namespace: str) -> None:
 def test_job_and_cluster_scoped_crud(k8s: Any, namespace: str) -> None:
     batch = k8s.BatchV1Api(k8s.api)
     name = unique("job")
-    job = k8s.V1Job(metadata=k8s.V1ObjectMeta(name=name), spec=k8s.V1JobSpec(template=k8s.V1PodTemplateSpec(
+    job = k8s.V1Job(api_version="batch/v1", kind="Job", metadata=k8s.V1ObjectMeta(name=name), spec=k8s.V1JobSpec(template=k8s.V1PodTemplateSpec(
         spec=k8s.V1PodSpec(restart_policy="Never",
                            containers=[k8s.V1Container(name="app", image="busybox:1.35")]))))
     created = batch.create_namespaced_job(namespace, job)
@@ -135,10 +147,24 @@ def test_job_and_cluster_scoped_crud(k8s: Any, namespace: str) -> None:
 
     scheduling = k8s.SchedulingV1Api(k8s.api)
     priority = unique("prio")
-    scheduling.create_priority_class(k8s.V1PriorityClass(metadata=k8s.V1ObjectMeta(name=priority), value=100))
+    scheduling.create_priority_class(k8s.V1PriorityClass(api_version="scheduling.k8s.io/v1", kind="PriorityClass",
+                                                         metadata=k8s.V1ObjectMeta(name=priority), value=100))
     assert scheduling.read_priority_class(priority).value == 100
     scheduling.delete_priority_class(priority)
     assert api_error(scheduling.read_priority_class, priority).status == 404
+
+
+def test_bodies_without_type_meta_are_accepted(k8s: Any, namespace: str) -> None:
+    """Generated clients leave apiVersion/kind out unless set; upstream's decoder takes them from the URL."""
+    core = k8s.CoreV1Api(k8s.api)
+    name = unique("bare")
+    created = core.create_namespaced_config_map(namespace, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=name),
+                                                                           data={"a": "1"}))
+    assert created.kind == "ConfigMap" and created.api_version == "v1"
+    apps = k8s.AppsV1Api(k8s.api)
+    bare = deployment(k8s, unique("bare"))
+    bare.api_version = bare.kind = None
+    assert apps.create_namespaced_deployment(namespace, bare).kind == "Deployment"
 
 
 # -- watch -----------------------------------------------------------------------------------------------
@@ -149,8 +175,7 @@ def test_watch_stream_sees_added_modified_deleted(k8s: Any, namespace: str) -> N
     core = k8s.CoreV1Api(k8s.api)
     start = core.list_namespaced_config_map(namespace).metadata.resource_version
     name = unique("watched")
-    core.create_namespaced_config_map(namespace, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=name),
-                                                                 data={"v": "1"}))
+    core.create_namespaced_config_map(namespace, configmap(k8s, name, {"v": "1"}))
     core.patch_namespaced_config_map(name, namespace, {"data": {"v": "2"}})
     core.delete_namespaced_config_map(name, namespace)
 
@@ -172,8 +197,7 @@ def test_watch_with_label_selector_filters_events(k8s: Any, namespace: str) -> N
     start = core.list_namespaced_config_map(namespace).metadata.resource_version
     wanted, other = unique("wanted"), unique("other")
     for name, labels in ((other, {"pick": "no"}), (wanted, {"pick": "yes"})):
-        core.create_namespaced_config_map(namespace, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(
-            name=name, labels=labels)))
+        core.create_namespaced_config_map(namespace, configmap(k8s, name, labels=labels))
     # Relabelling out of the selection is a DELETED for this watcher.
     core.patch_namespaced_config_map(wanted, namespace, {"metadata": {"labels": {"pick": "no"}}})
     seen: list[tuple[str, str]] = []
@@ -231,7 +255,7 @@ def test_pagination_returns_every_object_exactly_once(k8s: Any, namespace: str) 
     core = k8s.CoreV1Api(k8s.api)
     created = {f"page-{i:02d}" for i in range(25)}
     for name in sorted(created):
-        core.create_namespaced_config_map(namespace, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=name)))
+        core.create_namespaced_config_map(namespace, configmap(k8s, name))
 
     seen: list[str] = []
     pages = 0
@@ -246,7 +270,7 @@ def test_pagination_returns_every_object_exactly_once(k8s: Any, namespace: str) 
         assert page.metadata.resource_version == list_rv
         # A change made between pages is not visible in later pages.
         if pages == 1:
-            core.create_namespaced_config_map(namespace, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="page-99")))
+            core.create_namespaced_config_map(namespace, configmap(k8s, "page-99"))
         token = page.metadata._continue
         if not token:
             assert page.metadata.remaining_item_count is None
@@ -261,7 +285,7 @@ def test_pagination_returns_every_object_exactly_once(k8s: Any, namespace: str) 
 def test_list_with_resource_version_zero(k8s: Any, namespace: str) -> None:
     core = k8s.CoreV1Api(k8s.api)
     name = unique("cached")
-    core.create_namespaced_config_map(namespace, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=name)))
+    core.create_namespaced_config_map(namespace, configmap(k8s, name))
     consistent = core.list_namespaced_config_map(namespace)
     assert name in names(consistent.items)
     cached = core.list_namespaced_config_map(namespace, resource_version="0")
