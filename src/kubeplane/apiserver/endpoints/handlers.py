@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from kubeplane.apiserver.endpoints.options import ListQuery
 from kubeplane.apiserver.negotiation import AS_PARTIAL, AS_PARTIAL_LIST, AS_TABLE, Representation
 from kubeplane.apiserver.registry.context import (
@@ -232,7 +234,5 @@ def partial_metadata(obj: JSON, version: str = "v1") -> JSON:
 
 
 def _abbrev(body: JSON) -> str:
-    import orjson
-
     text = orjson.dumps(body).decode()
     return text if len(text) <= 100 else text[:100] + "..."

@@ -8,9 +8,11 @@ from typing import Any
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.core.pods import bind
 from kubeplane.apiserver.registry.store import DeleteOptions, Store, now_rfc3339
+from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.machinery import errors
 from kubeplane.machinery.errors import Cause
 from kubeplane.machinery.labels import from_label_selector, selector_from_set
+from kubeplane.storage.interface import ListOptions
 
 JSON = dict[str, Any]
 
@@ -63,31 +65,25 @@ async def bind_pod(ctx: RequestContext, pods: Store, name: str, binding: Any) ->
             raise errors.not_found("", "pods", name)
         return bind(current, binding)
 
-    await pods.update(ctx, name, produce, _binding_strategy(pods))
+    await pods.update(ctx, name, produce, BindingStrategy(pods.info, pods.strategy.minor))
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
 
-def _binding_strategy(pods: Store) -> Any:
+class BindingStrategy(Strategy):
     """Binding writes spec.nodeName and the PodScheduled condition, which neither the main nor the
-    status strategy lets through, so it uses a strategy that keeps the new object as produced."""
-    from kubeplane.apiserver.registry.strategy import Strategy
+    status strategy lets through; ``bind`` already checked everything, so the object goes as made."""
 
-    class BindingStrategy(Strategy):
-        def prepare_for_update(self, ctx: RequestContext, new: JSON, old: JSON) -> None:
-            pass
+    def prepare_for_update(self, ctx: RequestContext, new: JSON, old: JSON) -> None:
+        pass
 
-        def validate_update(self, ctx: RequestContext, new: JSON, old: JSON) -> list[Cause]:
-            return []
-
-    return BindingStrategy(pods.info, pods.strategy.minor)
+    def validate_update(self, ctx: RequestContext, new: JSON, old: JSON) -> list[Cause]:
+        return []
 
 
 async def evict_pod(ctx: RequestContext, pods: Store, pdbs: Store | None, name: str, eviction: Any) -> JSON:
     """The Eviction API: refuse (429) when a PodDisruptionBudget covering the pod allows no disruption."""
     pod = await pods.get(ctx, name)
     if pdbs is not None and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
-        from kubeplane.storage.interface import ListOptions
-
         budgets = await pdbs.list(ctx, ListOptions(resource_version="0"))
         labels = pod["metadata"].get("labels") or {}
         for pdb in budgets.items:

@@ -98,7 +98,8 @@ class Registry:
         store = self.stores[("", "v1", resource)]
         return store
 
-    async def _namespace_guard(self, ctx: RequestContext, namespace: str) -> None:
+    async def _namespace_guard(self, ctx: RequestContext, namespace: str, info: ResourceInfo,
+                               name: str) -> None:
         """NamespaceLifecycle: content goes only into namespaces that exist and are not terminating."""
         store = self.stores[("", "v1", "namespaces")]
         obj = await store.storage.get(store.key("", namespace), "0", ignore_not_found=True)
@@ -108,8 +109,6 @@ class Registry:
         if obj is None:
             raise errors.not_found("", "namespaces", namespace)
         if obj["metadata"].get("deletionTimestamp"):
-            err = errors.forbidden("", "", "", f"unable to create new content in namespace {namespace} because "
-                                              f"it is being terminated")
-            err.message = (f"unable to create new content in namespace {namespace} because it is being "
-                           f"terminated")
-            raise err
+            raise errors.forbidden(info.group, info.resource, name,
+                                   f"unable to create new content in namespace {namespace} because it is "
+                                   f"being terminated")

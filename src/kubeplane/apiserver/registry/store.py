@@ -25,6 +25,8 @@ from kubeplane.storage import interface as st
 
 JSON = dict[str, Any]
 Producer = Callable[[JSON | None], Awaitable[JSON]]
+# NamespaceLifecycle: (context, namespace, resource, object name) -> raises if content may not go there.
+NamespaceGuard = Callable[[RequestContext, str, ResourceInfo, str], Awaitable[None]]
 
 ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
@@ -70,7 +72,7 @@ class DeleteOptions:
 
 class Store:
     def __init__(self, info: ResourceInfo, strategy: Strategy, storage: st.Storage, key_root: str,
-                 namespace_guard: Callable[[RequestContext, str], Awaitable[None]] | None = None) -> None:
+                 namespace_guard: NamespaceGuard | None = None) -> None:
         self.info = info
         self.strategy = strategy
         self.storage = storage
@@ -130,7 +132,7 @@ class Store:
             meta["name"] = generate_name(meta["generateName"])
         name = meta.get("name") or ""
         if self.info.namespaced and self.namespace_guard is not None:
-            await self.namespace_guard(ctx, ctx.namespace)
+            await self.namespace_guard(ctx, ctx.namespace, self.info, name)
         self._prepare_meta_for_create(meta)
         self.strategy.prepare_for_create(ctx, obj)
         causes = self.strategy.validate(ctx, obj)
@@ -214,7 +216,7 @@ class Store:
                 if meta.get("name") != name:
                     raise errors.bad_request("the name of the object does not match the name on the URL")
                 if self.info.namespaced and self.namespace_guard is not None:
-                    await self.namespace_guard(ctx, ctx.namespace)
+                    await self.namespace_guard(ctx, ctx.namespace, self.info, name)
                 self._prepare_meta_for_create(meta)
                 strategy.prepare_for_create(ctx, new)
                 causes = strategy.validate(ctx, new)

@@ -15,6 +15,7 @@ JSON = dict[str, Any]
 
 # Top-level fields that are not "spec" for generation tracking and status splitting.
 _NON_SPEC_FIELDS = frozenset({"apiVersion", "kind", "metadata", "status"})
+_STATUS_RESET_METADATA = ("labels", "ownerReferences")
 
 
 class Strategy:
@@ -86,18 +87,19 @@ class StatusStrategy(Strategy):
         self.allow_unconditional_update = main.allow_unconditional_update
 
     def prepare_for_update(self, ctx: RequestContext, new: JSON, old: JSON) -> None:
-        status = new.get("status")
-        meta = new["metadata"]
-        restored = copy.deepcopy(old)
-        # Status writers may still change labels/annotations? Upstream resets all but status and
-        # keeps metadata changes off this endpoint, except managedFields bookkeeping.
-        if status is None:
-            restored.pop("status", None)
-        else:
-            restored["status"] = status
-        restored["metadata"]["resourceVersion"] = meta.get("resourceVersion", "")
-        new.clear()
-        new.update(restored)
+        # Everything but status comes from the stored object; of the metadata, upstream's status
+        # strategies reset labels and ownerReferences and let annotations and finalizers through.
+        for key in (set(new) | set(old)) - {"status", "metadata"}:
+            if key in old:
+                new[key] = copy.deepcopy(old[key])
+            else:
+                new.pop(key, None)
+        meta, old_meta = new["metadata"], old["metadata"]
+        for reset in _STATUS_RESET_METADATA:
+            if reset in old_meta:
+                meta[reset] = copy.deepcopy(old_meta[reset])
+            else:
+                meta.pop(reset, None)
 
     def validate_update(self, ctx: RequestContext, new: JSON, old: JSON) -> list[Cause]:
         return self.main.validate_update(ctx, new, old)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.machinery import errors
 
@@ -43,9 +42,6 @@ class PodStrategy(Strategy):
 
     def initial_status(self, obj: JSON) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
-
-    def prepare_for_update(self, ctx: RequestContext, new: JSON, old: JSON) -> None:
-        super().prepare_for_update(ctx, new, old)
 
     def grace_period(self, obj: JSON, requested: int | None) -> int:
         spec = obj.get("spec") or {}

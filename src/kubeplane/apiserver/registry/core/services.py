@@ -16,6 +16,7 @@ from kubeplane.apiserver.registry.store import Store
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.machinery import errors
 from kubeplane.machinery.errors import Cause
+from kubeplane.storage.interface import ListOptions
 
 JSON = dict[str, Any]
 
@@ -169,7 +170,7 @@ class ServiceStore(Store):
         await self._release(self._allocations_of(obj))
 
     async def repair(self) -> None:
-        result = await self.storage.get_list(self.prefix(""), _list_all())
+        result = await self.storage.get_list(self.prefix(""), ListOptions())
         ips: set[int] = set()
         ports: set[int] = set()
         for svc in result.items:
@@ -183,9 +184,3 @@ class ServiceStore(Store):
                     continue
         await self.ip_allocator.range.repair(ips)
         await self.port_allocator.range.repair(ports)
-
-
-def _list_all() -> Any:
-    from kubeplane.storage.interface import ListOptions
-
-    return ListOptions()
