@@ -109,6 +109,11 @@ class BenchRun:
         while self._started:
             stop_process(self._started.pop())
 
+    def stop(self, started: StartedProcess) -> None:
+        """Stop one process early (it is then no longer this run's to stop)."""
+        stop_process(started)
+        self._started.remove(started)
+
     async def start_etcd(self) -> str:
         """A fresh single-member etcd on free loopback ports; returns its client URL."""
         client_url = f"http://{LOOPBACK}:{free_port()}"
@@ -118,16 +123,18 @@ class BenchRun:
         await _until_ready(started, wait_etcd_ready(client_url, _READY_TIMEOUT))
         return client_url
 
-    async def start_apiserver(self, etcd_url: str, etcd_prefix: str = "/registry",
-                              extra: Sequence[str] = ()) -> APIServerEndpoint:
-        """One ``kubeplane apiserver`` process over etcd_url with a fresh cluster PKI."""
-        pki = create_cluster_pki(self.workdir / "pki", "198.19.0.0/16")
+    async def start_apiserver(self, etcd_url: str, etcd_prefix: str = "/registry", extra: Sequence[str] = (),
+                              profile_to: Path | None = None) -> APIServerEndpoint:
+        """One ``kubeplane apiserver`` process over etcd_url with a fresh cluster PKI; under cProfile
+        (stats written to ``profile_to`` when it is stopped) if asked."""
         port = free_port()
-        argv = [sys.executable, "-m", "kubeplane.apiserver.app", f"--etcd-servers={etcd_url}",
+        pki = create_cluster_pki(self.workdir / f"pki-{port}", "198.19.0.0/16")
+        profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to else []
+        argv = [sys.executable, *profiler, "-m", "kubeplane.apiserver.app", f"--etcd-servers={etcd_url}",
                 f"--etcd-prefix={etcd_prefix}", f"--secure-port={port}", f"--bind-address={LOOPBACK}",
                 f"--tls-cert-file={pki.apiserver_cert}", f"--tls-private-key-file={pki.apiserver_key}",
                 f"--client-ca-file={pki.ca_cert}", *extra]
-        started = self.spawn("apiserver", argv)
+        started = self.spawn(f"apiserver-{port}", argv)
         url = f"https://{LOOPBACK}:{port}"
         tls = admin_tls(pki)
         await _until_ready(started, _wait_https_ok(f"{url}/readyz", tls, _READY_TIMEOUT))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import math
 import multiprocessing
 import multiprocessing.connection
@@ -59,6 +60,7 @@ Run one with `.venv/bin/python bench/<name>.py` (full) or `--quick` (a ~1 minute
 script replaces only its own section below and records the machine it ran on.
 """
 ETCD_PREFIX = "/registry"
+MEMORY_PREFIX = "/bench-memory"
 FLOOR_PREFIX = "/bench-floor/pods/"
 LIST_NAMESPACE = "bench-list"
 WATCH_NAMESPACE = "bench-watch"
@@ -499,6 +501,9 @@ async def bench_watch_fanout(api: APIClient, endpoint: APIServerEndpoint, etcd: 
         arrivals: list[float] = []
         for _, conn in workers:
             arrivals += (await _recv(conn, _WATCH_DEADLINE + 30))[1]
+        # The clients have hung up, but a server-side watch only notices when it next writes:
+        # one more event ends them all now instead of at their timeout (or at shutdown).
+        await api.update_pod(_with_label(await api.get_pod(WATCH_NAMESPACE, "watched"), "release"))
     finally:
         for process, conn in workers:
             process.join(5)
@@ -550,12 +555,12 @@ async def _etcd_watch_fanout(etcd: aetcd.Client, watchers: int) -> Measurement:
 # -- memory ----------------------------------------------------------------------------------------
 
 
-async def fill_pods(api: APIClient, etcd: aetcd.Client, count: int, first_index: int) -> None:
+async def fill_pods(api: APIClient, etcd: aetcd.Client, template: dict[str, Any], count: int,
+                    first_index: int) -> int:
     """Write ``count`` pods straight into the API server's etcd prefix (what the API server itself
     stores: a created pod cloned under new names and uids), then wait until its cache has them.
-    Going around the API makes 150k pods take seconds, not minutes; the cache sees the same events."""
-    template = await api.get_pod(WATCH_NAMESPACE, "watched")
-    template["metadata"].pop("resourceVersion", None)
+    Going around the API makes 150k pods take seconds, not minutes; the cache sees the same events.
+    Returns how often the cache answered 404 for a revision it claimed to have seen."""
     revision = 0
     last = ""
 
@@ -563,32 +568,57 @@ async def fill_pods(api: APIClient, etcd: aetcd.Client, count: int, first_index:
         nonlocal revision, last
         name = pod_name(first_index + i)
         meta = {**template["metadata"], "name": name, "namespace": FILL_NAMESPACE, "uid": str(uuid.uuid4())}
-        result = await etcd.put(f"{ETCD_PREFIX}/pods/{FILL_NAMESPACE}/{name}".encode(),
+        result = await etcd.put(f"{MEMORY_PREFIX}/pods/{FILL_NAMESPACE}/{name}".encode(),
                                 orjson.dumps({**template, "metadata": meta}))
         if result.header.revision > revision:
             revision, last = result.header.revision, name
 
     await run_concurrently(put, count, 64)
-    while True:  # a GET at resourceVersion=N is served by the cache once it has seen revision N
+    return await _wait_cached(api, FILL_NAMESPACE, last, revision)
+
+
+async def _wait_cached(api: APIClient, namespace: str, name: str, revision: int) -> int:
+    """Wait until the API server's cache holds pod ``name`` written at ``revision``.
+
+    A GET at resourceVersion=N is served by the cache once it has seen revision N (504 before).
+    A 404 after that means the cache *claimed* revision N without having applied its event yet:
+    returned as a count so the report can say so (etcd before 3.4.25/3.5.8 can send a progress
+    notification ahead of pending events)."""
+    early_not_found = 0
+    while True:
         try:
-            await api.get_pod(FILL_NAMESPACE, last, str(revision))
-            return
+            await api.get_pod(namespace, name, str(revision))
+            return early_not_found
         except RuntimeError as error:
-            if "504" not in str(error) and "Too large" not in str(error):
+            if ": 404 " in str(error):
+                early_not_found += 1
+                await asyncio.sleep(0.05)
+            elif ": 504 " not in str(error):
                 raise
 
 
-async def bench_memory(api: APIClient, endpoint: APIServerEndpoint, etcd: aetcd.Client, sizes: Sizes,
-                       cached: int, report: Report) -> None:
-    """RSS of the API server as the cache grows to each memory point (total pods cached; a point
-    already passed is measured at the count actually cached)."""
-    await api.create_namespace(FILL_NAMESPACE)
-    for point in sizes.memory_points:
-        if point > cached:
-            await fill_pods(api, etcd, point - cached, cached)
+async def bench_memory(run: BenchRun, etcd_url: str, etcd: aetcd.Client, template: dict[str, Any],
+                       sizes: Sizes, report: Report) -> None:
+    """RSS of a fresh API server (its own etcd prefix, so its cache starts empty and no earlier
+    phase's allocations linger) as its cache grows to each memory point."""
+    endpoint = await run.start_apiserver(etcd_url, MEMORY_PREFIX)
+    api = APIClient(endpoint)
+    try:
+        report.memory.append((0, rss_bytes(endpoint.started.pid), "measured (after start-up)"))
+        cached = 0
+        for point in sizes.memory_points:
+            early = await fill_pods(api, etcd, template, point - cached, cached)
+            if early:
+                report.notes.append(
+                    f"memory fill to {point:,}: a GET at resourceVersion=N returned 404 {early} time(s) (polled "
+                    "every 50 ms) for the pod written at N: the watch cache advanced its revision before "
+                    "applying that event (etcd 3.4.23 may send progress notifications ahead of events).")
             cached = point
-        await asyncio.sleep(2.0)  # let allocations from the burst settle before reading RSS
-        report.memory.append((cached, rss_bytes(endpoint.started.pid), "measured"))
+            await asyncio.sleep(2.0)  # let allocations from the burst settle before reading RSS
+            report.memory.append((cached, rss_bytes(endpoint.started.pid), "measured"))
+    finally:
+        await api.close()
+        run.stop(endpoint.started)
     measured = [(pods, rss) for pods, rss, _ in report.memory if pods > 0]
     if len(measured) >= 2 and measured[-1][0] < 150_000:
         (p1, r1), (p2, r2) = measured[-2], measured[-1]
@@ -600,14 +630,13 @@ async def bench_memory(api: APIClient, endpoint: APIServerEndpoint, etcd: aetcd.
 # -- main ------------------------------------------------------------------------------------------
 
 
-async def run_benchmarks(sizes: Sizes, sizes_name: str, run: BenchRun) -> Report:
+async def run_benchmarks(sizes: Sizes, sizes_name: str, run: BenchRun, profile_to: Path | None) -> Report:
     report = Report(machine_description(), sizes_name)
     etcd_url = await run.start_etcd()
-    endpoint = await run.start_apiserver(etcd_url, ETCD_PREFIX)
+    endpoint = await run.start_apiserver(etcd_url, ETCD_PREFIX, profile_to=profile_to)
     api = APIClient(endpoint)
     etcd = _etcd_client(etcd_url)
     try:
-        report.memory.append((0, rss_bytes(endpoint.started.pid), "measured (after start-up)"))
         await api.create_namespace(LIST_NAMESPACE)
         steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("create", lambda: bench_creates(api, etcd, sizes, report)),
@@ -615,18 +644,33 @@ async def run_benchmarks(sizes: Sizes, sizes_name: str, run: BenchRun) -> Report
             ("update", lambda: bench_updates(api, etcd_url, sizes, report)),
             ("list", lambda: bench_lists(api, etcd, sizes, report)),
             ("watch fan-out", lambda: bench_watch_fanout(api, endpoint, etcd, sizes, report)),
-            # list_size pods in the LIST namespace plus the one watched pod are cached by now.
-            ("memory", lambda: bench_memory(api, endpoint, etcd, sizes, sizes.list_size + 1, report)),
         ]
         for name, step in steps:
-            begin = time.monotonic()
-            print(f"-- {name} ...", file=sys.stderr, flush=True)
-            await step()
-            print(f"   {name} took {time.monotonic() - begin:.1f} s", file=sys.stderr, flush=True)
+            await _timed_step(name, step())
+        # A stored pod, as the API server wrote it, is the template the memory phase clones.
+        template = await api.get_pod(WATCH_NAMESPACE, "watched")
+        template["metadata"].pop("resourceVersion", None)
+        await api.close()
+        run.stop(endpoint.started)  # frees its CPU and memory, and writes its profile if any
+        await _timed_step("memory", bench_memory(run, etcd_url, etcd, template, sizes, report))
     finally:
         await api.close()
         await etcd.close()
     return report
+
+
+async def _timed_step(name: str, step: Awaitable[None]) -> None:
+    begin = time.monotonic()
+    print(f"-- {name} ...", file=sys.stderr, flush=True)
+    await step
+    print(f"   {name} took {time.monotonic() - begin:.1f} s", file=sys.stderr, flush=True)
+
+
+def print_profile(path: Path, top: int = 25) -> None:
+    import pstats
+
+    stats = pstats.Stats(str(path), stream=sys.stderr)
+    stats.sort_stats("tottime").print_stats(top)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -639,6 +683,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=RESULTS, help="Markdown file to update (default docs/benchmarks.md)")
     p.add_argument("--no-write", action="store_true", help="print only; leave the results file alone")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, etcd data) for inspection")
+    p.add_argument("--profile-apiserver", type=Path, metavar="STATS",
+                   help="run the benched API server under cProfile, save stats to STATS and print the top")
     return p.parse_args(argv)
 
 
@@ -652,6 +698,9 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         sizes = replace(sizes, watch_processes=args.watch_processes)
     if args.memory_points:
         sizes = replace(sizes, memory_points=tuple(int(x) for x in args.memory_points.split(",")))
+    points = sizes.memory_points
+    if not points or points[0] <= 0 or any(b <= a for a, b in itertools.pairwise(points)):
+        raise SystemExit("--memory-points must be positive and increasing")
     if sum(count for _, count in sizes.creates) > sizes.list_size:
         raise SystemExit("--list-size must be at least the number of pods the create bench makes")
     return sizes
@@ -670,10 +719,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         uvloop.install()
     with BenchRun(keep=args.keep) as run:
-        report = asyncio.run(run_benchmarks(sizes, "quick" if args.quick else "full", run))
+        report = asyncio.run(run_benchmarks(sizes, "quick" if args.quick else "full", run, args.profile_apiserver))
+    if args.profile_apiserver:
+        print_profile(args.profile_apiserver)
     text = render(report)
     print(text)
-    if not args.no_write:
+    if args.profile_apiserver:
+        print("profiled run: numbers are slowed by cProfile; not written", file=sys.stderr)
+    elif not args.no_write:
         write_section(args.results, "apiserver", text, RESULTS_HEADER)
         print(f"\nwrote the apiserver section of {args.results}", file=sys.stderr)
     return 0

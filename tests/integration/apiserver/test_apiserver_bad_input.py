@@ -26,11 +26,11 @@ def _configmap(name: str, **extra) -> dict:
     (b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}', 400, "BadRequest"),
     (b"[1, 2, 3]", 400, "BadRequest"),
     (b'"just a string"', 400, "BadRequest"),
-    (b'{"apiVersion": "v1", "metadata": {"name": "nokind"}}', 400, "BadRequest"),
+    (b'{"apiVersion": "v1", "kind": 7, "metadata": {"name": "badkind"}}', 400, "BadRequest"),
     (b'{"apiVersion": "apps/v1", "kind": "ConfigMap", "metadata": {"name": "x"}}', 400, "BadRequest"),
     (b'{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}}', 400, "BadRequest"),
     (b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": "oops"}', 400, "BadRequest"),
-], ids=["truncated", "unclosed", "array", "string", "no-kind", "wrong-group", "wrong-kind", "meta-not-object"])
+], ids=["truncated", "unclosed", "array", "string", "kind-not-string", "wrong-group", "wrong-kind", "meta-not-object"])
 def test_malformed_bodies_get_400(apiserver, namespace, raw, code, reason):
     status, body, _ = apiserver.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", raw)
     assert status == code

@@ -87,9 +87,10 @@ def test_json_patch_operations(apiserver: Any, configmap: str, web: str) -> None
     patched = expect(apiserver.request("PATCH", configmap, ops, JSON_PATCH), 200)
     assert patched["data"] == {"b": "two", "c": "3", "e": "3"}
 
-    ops = [{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "B", "value": "2"}},
-           {"op": "replace", "path": "/spec/replicas", "value": 3}]
-    patched = expect(apiserver.request("PATCH", web, ops, JSON_PATCH), 200)
+    deployment_ops: list[dict[str, Any]] = [
+        {"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "B", "value": "2"}},
+        {"op": "replace", "path": "/spec/replicas", "value": 3}]
+    patched = expect(apiserver.request("PATCH", web, deployment_ops, JSON_PATCH), 200)
     assert containers_of(patched)[0]["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
     assert patched["spec"]["replicas"] == 3
     assert patched["metadata"]["generation"] == 2
@@ -179,8 +180,8 @@ def kubectl_json(apiserver: Any, *args: str) -> dict[str, Any]:
 def test_kubectl_patch_types(apiserver: Any, namespace: str, web: str) -> None:
     name = web.rsplit("/", 1)[1]
     target = ("deployment", name, "-n", namespace)
-    apiserver.kubectl("patch", *target, "--type=strategic",
-                      "-p", '{"spec":{"template":{"spec":{"containers":[{"name":"app","env":[{"name":"B","value":"2"}]}]}}}}')
+    add_env = {"spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "B", "value": "2"}]}]}}}}
+    apiserver.kubectl("patch", *target, "--type=strategic", "-p", json.dumps(add_env))
     obj = kubectl_json(apiserver, "get", *target)
     assert [e["name"] for e in containers_of(obj)[0]["env"]] == ["B", "A"]
 
@@ -258,7 +259,7 @@ def test_kubectl_apply_merges_list_changes_exactly(apiserver: Any, namespace: st
 
 def test_kubectl_apply_service_ports_and_configmap_data(apiserver: Any, namespace: str) -> None:
     name = unique("svc")
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+    service: dict[str, Any] = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
                "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}
     apply(apiserver, namespace, service)
     service["spec"]["ports"].append({"name": "https", "port": 443, "targetPort": 8443})

@@ -65,9 +65,11 @@ class ResourceHandler:
             raise errors.bad_request("the body of the request was not a JSON or YAML object")
         expected_kind = kind or self.info.kind
         expected_gv = group_version or self.info.group_version
-        got_kind = body.get("kind")
+        # A body without TypeMeta takes the endpoint's, as upstream's defaulting decoder does (the
+        # official Python client sends none unless the model sets it).
+        got_kind = body.setdefault("kind", expected_kind)
         got_gv = body.get("apiVersion")
-        if not got_kind:
+        if not isinstance(got_kind, str) or not got_kind:
             raise errors.bad_request(f"Object 'Kind' is missing in '{_abbrev(body)}'")
         if got_gv and got_gv != expected_gv:
             raise errors.bad_request(f"the API version in the data ({got_gv}) does not match the expected "

@@ -96,11 +96,11 @@ class ListQuery:
                     "FieldValueForbidden",
                     'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
                     "resourceVersionMatch"))
-            if self.continue_token and self.resource_version not in ("", "0") and match != "":
+            if self.continue_token and match:
                 causes.append(Cause(
                     "FieldValueForbidden",
-                    "Forbidden: specifying resourceVersion is not allowed when using continue",
-                    "resourceVersion"))
+                    "Forbidden: resourceVersionMatch is forbidden when continue is provided",
+                    "resourceVersionMatch"))
         if self.resource_version and self.resource_version != "0":
             try:
                 if int(self.resource_version) < 0:
@@ -112,6 +112,8 @@ class ListQuery:
                                 "limit"))
         if causes:
             raise errors.invalid("meta.k8s.io", "ListOptions", "", causes)
+        if not self.watch and self.continue_token and self.resource_version not in ("", "0"):
+            raise errors.bad_request("specifying resource version is not allowed when using continue")
 
 
 @dataclass

@@ -119,7 +119,7 @@ class Store:
         if isinstance(exc, st.RequestTooLargeError):
             return errors.request_entity_too_large(str(exc))
         if isinstance(exc, st.InvalidContinueError):
-            return errors.bad_request(f"continue key is not valid: {exc}")
+            return errors.bad_request(f"invalid continue token: {exc}")
         return errors.internal(str(exc))
 
     # -- create ---------------------------------------------------------------------------------

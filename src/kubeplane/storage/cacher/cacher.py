@@ -200,8 +200,14 @@ class Cacher:
     async def get(self, key: str, resource_version: str = "", ignore_not_found: bool = False) -> JSON | None:
         if resource_version == "" or not self._owns(key):
             return await self.store.get(key, resource_version, ignore_not_found)
-        await self._wait_for(parse_resource_version(resource_version), key)
+        requested = parse_resource_version(resource_version)
+        await self._wait_for(requested, key)
         obj = self._objects.get(key)
+        if obj is None and requested > 0:
+            # etcd before 3.4.25 may send a progress notification ahead of events still queued for
+            # this watch, so "the cache reached N" can precede the event that wrote the key at N.
+            # A miss is therefore confirmed against the store, whose current state is >= N.
+            return await self.store.get(key, "", ignore_not_found)
         if obj is None and not ignore_not_found:
             raise KeyNotFoundError(key)
         return obj

@@ -28,6 +28,8 @@ from kubeplane.storage.interface import RequestTooLargeError
 
 _COMPACTED_MARKER = "required revision has been compacted"
 _TOO_LARGE_MARKER = "request is too large"
+_MAX_RECEIVE_BYTES = 2**31 - 1
+_MAX_SEND_BYTES = 2 * 1024 * 1024
 
 
 def _kv(pb: Any) -> KeyValue:
@@ -46,7 +48,11 @@ class EtcdKV:
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         parts = urlsplit(url)
-        self._client = aetcd.Client(host=parts.hostname or "127.0.0.1", port=parts.port or 2379)
+        # gRPC's default 4 MiB receive limit is far below a LIST of a large resource (10,000 pods is
+        # ~27 MB); kube-apiserver lifts it to 2 GiB as well.
+        self._client = aetcd.Client(host=parts.hostname or "127.0.0.1", port=parts.port or 2379,
+                                    options={"grpc.max_receive_message_length": _MAX_RECEIVE_BYTES,
+                                             "grpc.max_send_message_length": _MAX_SEND_BYTES})
         self._timeout = timeout
 
     async def _stubs(self) -> aetcd.Client:
