@@ -227,7 +227,7 @@ class APIServer:
                                                                  "deletecollection") else WriteQuery()
         ctx = RequestContext(namespace=info.namespace, user=user.name, groups=user.groups, dry_run=write.dry_run,
                              field_validation=write.field_validation, field_manager=write.field_manager,
-                             subresource=info.subresource)
+                             subresource=info.subresource, user_agent=request.headers.get("User-Agent", ""))
         query = request.query
         verb = info.verb
         if verb == "watch":

@@ -181,3 +181,20 @@ def test_typed_create_commands_send_protobuf_and_work(apiserver, namespace):
     uid = job["metadata"]["uid"]
     assert job["spec"]["selector"]["matchLabels"] == {"batch.kubernetes.io/controller-uid": uid}
     assert job["spec"]["template"]["metadata"]["labels"]["job-name"] == "pj"
+
+
+def test_managed_fields_track_each_manager(apiserver, namespace):
+    apiserver.kubectl("apply", "-n", namespace, "-f", "-", input=DEPLOYMENT)
+    apiserver.kubectl("scale", "deploy", "web", "-n", namespace, "--replicas=4")
+    obj = json.loads(apiserver.kubectl("get", "deploy", "web", "-n", namespace, "-o", "json",
+                                       "--show-managed-fields").stdout)
+    entries = {(e["manager"], e.get("subresource", "")): e for e in obj["metadata"]["managedFields"]}
+    applied = entries[("kubectl-client-side-apply", "")]
+    assert applied["operation"] == "Update" and applied["fieldsType"] == "FieldsV1"
+    containers = applied["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+    assert '.' in containers['k:{"name":"httpd"}']
+    assert "f:image" in containers['k:{"name":"httpd"}']
+    # kubectl scale took spec.replicas over through the scale subresource.
+    scaled = entries[("kubectl", "scale")]
+    assert "f:replicas" in scaled["fieldsV1"]["f:spec"]
+    assert "f:replicas" not in applied["fieldsV1"]["f:spec"]

@@ -18,6 +18,7 @@ class RequestContext:
     dry_run: bool = False
     field_validation: str = FIELD_VALIDATION_WARN
     field_manager: str = ""
+    user_agent: str = ""
     subresource: str = ""
     # Warnings to return as ``Warning: 299 - "..."`` headers.
     warnings: list[str] = field(default_factory=list)

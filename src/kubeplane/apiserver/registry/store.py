@@ -18,9 +18,10 @@ from typing import Any
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.catalog import ResourceInfo
-from kubeplane.machinery import errors
+from kubeplane.machinery import errors, managedfields
 from kubeplane.machinery.errors import Cause, StatusError
 from kubeplane.machinery.names import generate_name
+from kubeplane.machinery.schema import schemas
 from kubeplane.storage import interface as st
 
 JSON = dict[str, Any]
@@ -80,6 +81,21 @@ class Store:
         # built-in resources, the caller decides.
         self.key_root = key_root.rstrip("/")
         self.namespace_guard = namespace_guard
+        self.schemas = schemas(strategy.minor)
+        self.schema_node = self.schemas.for_kind(info.group, info.version, info.kind)
+
+    def track_fields(self, ctx: RequestContext, new: JSON, old: JSON | None, strategy: Strategy) -> None:
+        """Record which manager owns which fields (metadata.managedFields), as every upstream write does."""
+        if self.schema_node is None:
+            return
+        # Writes the server makes itself (bootstrap) are owned by the API server, as upstream.
+        manager = managedfields.request_manager(ctx.field_manager, ctx.user_agent) if (
+            ctx.field_manager or ctx.user_agent) else "kube-apiserver"
+        subresource = ctx.subresource if ctx.subresource in ("status", "scale") else ""
+        managedfields.update_managed_fields(
+            self.schemas, self.schema_node, new, old, manager, self.info.group_version, subresource,
+            reset_paths=managedfields.default_reset_paths(self.info.resource, subresource,
+                                                          strategy.has_status_subresource))
 
     # -- keys -----------------------------------------------------------------------------------
     def key(self, namespace: str, name: str) -> str:
@@ -138,6 +154,7 @@ class Store:
         causes = self.strategy.validate(ctx, obj)
         if causes:
             raise self._invalid(name, causes)
+        self.track_fields(ctx, obj, None, self.strategy)
         await self.before_create(ctx, obj)
         if ctx.dry_run:
             return obj
@@ -222,6 +239,7 @@ class Store:
                 causes = strategy.validate(ctx, new)
                 if causes:
                     raise self._invalid(name, causes)
+                self.track_fields(ctx, new, None, strategy)
                 created = True
                 if ctx.dry_run:
                     raise _DryRun(new)
@@ -232,6 +250,7 @@ class Store:
             causes = strategy.validate_update(ctx, new, current)
             if causes:
                 raise self._invalid(name, causes)
+            self.track_fields(ctx, new, current, strategy)
             await self.before_update(ctx, new, current)
             if self._should_delete_during_update(new):
                 deleted = True
