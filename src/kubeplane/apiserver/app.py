@@ -19,6 +19,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kubeplane.apiserver.authz import (
+    EscalationGuard,
+    PrivilegedGroupsAuthorizer,
+    RBACAuthorizer,
+    UnionAuthorizer,
+)
+from kubeplane.apiserver.authz.live import LiveRBACSource
 from kubeplane.apiserver.bootstrap import bootstrap
 from kubeplane.apiserver.registry.registry import Registry, RegistryConfig
 from kubeplane.apiserver.server import APIServer, HealthChecks, server_ssl_context
@@ -121,7 +128,12 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
         await asyncio.wait_for(raw.current_revision(), 2.0)
 
     health = HealthChecks({"etcd": etcd_check})
-    server = APIServer(catalog, registry, health, f"{opts.advertise_address}:{opts.secure_port}")
+    rbac = LiveRBACSource()
+    authorizer = UnionAuthorizer([PrivilegedGroupsAuthorizer(), RBACAuthorizer(rbac)])
+    for store in registry.rbac_stores():
+        store.guard = EscalationGuard(rbac, authorizer)
+    server = APIServer(catalog, registry, health, f"{opts.advertise_address}:{opts.secure_port}",
+                       authorizer=authorizer)
     cert, key = _serving_files(opts)
     ssl_context = server_ssl_context(cert, key, opts.client_ca_file or None)
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
@@ -134,12 +146,14 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
     try:
         await asyncio.gather(*(c.start() for c in cachers))
         await bootstrap(registry, opts.advertise_address, opts.secure_port)
+        await rbac.start(registry.rbac_stores())
         server.ready = True
         log.info("ready")
         await stop.wait()
     finally:
         log.info("shutting down")
         await runner.cleanup()
+        await rbac.stop()
         await compactor.stop()
         for cacher in cachers:
             await cacher.close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from kubeplane.apiserver.authz import bootstrap_policy, reconcile_object
+from kubeplane.apiserver.authz.reconcile import CREATE, RECREATE
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.registry import Registry
 from kubeplane.machinery import errors
@@ -54,3 +56,44 @@ async def bootstrap(registry: Registry, advertise_address: str, port: int) -> No
     }
     await _ensure(registry, "endpoints", "default", endpoints)
     await services.repair()  # type: ignore[attr-defined]
+    await reconcile_rbac_policy(registry)
+
+
+_RBAC_RESOURCES = {"ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
+                   "Role": "roles", "RoleBinding": "rolebindings"}
+
+
+async def reconcile_rbac_policy(registry: Registry) -> None:
+    """Create or complete upstream's default roles and bindings (never removing what an admin
+    added; objects annotated ``rbac.authorization.kubernetes.io/autoupdate: "false"`` are left
+    alone), as kube-apiserver's storage_rbac post-start hook does. Every replica runs it; the
+    writes are compare-and-swap, so replicas starting together converge."""
+    ctx = RequestContext(field_manager="kube-apiserver")
+    for desired in bootstrap_policy(registry.catalog.minor):
+        store = registry.store("rbac.authorization.k8s.io", "v1", _RBAC_RESOURCES[desired["kind"]])
+        assert store is not None
+        meta = desired["metadata"]
+        ctx.namespace = meta.get("namespace", "")
+        key = store.key(ctx.namespace, meta["name"])
+        existing = await store.storage.get(key, ignore_not_found=True)
+        result = reconcile_object(existing, desired)
+        if result.object is None or (result.protected and result.operation != CREATE):
+            continue
+        try:
+            if result.operation == CREATE:
+                await store.create(ctx, result.object)
+            elif result.operation == RECREATE:
+                await store.storage.delete(key)
+                result.object["metadata"].pop("resourceVersion", None)
+                await store.create(ctx, result.object)
+            else:
+                updated = result.object
+
+                async def produce(current: JSON | None, updated: JSON = updated) -> JSON:
+                    return updated
+
+                await store.update(ctx, meta["name"], produce)
+        except errors.StatusError as exc:
+            # Another replica got there first: its write is as good as ours.
+            if exc.code != 409:
+                raise

@@ -18,9 +18,17 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from kubeplane.apiserver import discovery, openapi
+from kubeplane.apiserver.authz import (
+    Attributes,
+    Authorizer,
+    PrivilegedGroupsAuthorizer,
+    UnionAuthorizer,
+    UserInfo,
+)
 from kubeplane.apiserver.endpoints import subresources
 from kubeplane.apiserver.endpoints.handlers import PATCH_TYPES, ResourceHandler, Response
 from kubeplane.apiserver.endpoints.options import WriteQuery
+from kubeplane.apiserver.endpoints.reviews import AUTHENTICATED_GROUP, REVIEW_RESOURCES, forbidden_error
 from kubeplane.apiserver.endpoints.watch import serve_watch
 from kubeplane.apiserver.negotiation import Representation, decode_body, encode, negotiate_output
 from kubeplane.apiserver.registry.context import RequestContext
@@ -44,19 +52,13 @@ LATENCY = Histogram("apiserver_request_duration_seconds", "API request latency",
 
 
 @dataclass
-class User:
-    name: str
-    groups: tuple[str, ...] = ()
-
-
-@dataclass
 class HealthChecks:
     """Named readiness checks (``/readyz/etcd`` ...), each an async callable returning None or raising."""
 
     checks: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
 
-def _user_from_peer(request: web.Request) -> User | None:
+def _user_from_peer(request: web.Request) -> UserInfo | None:
     transport = request.transport
     if transport is None:
         return None
@@ -71,7 +73,8 @@ def _user_from_peer(request: web.Request) -> User | None:
                 name = value
             elif key == "organizationName":
                 groups.append(value)
-    return User(name, tuple(groups)) if name else None
+    # Every authenticated user is also in system:authenticated, as upstream's authenticator adds.
+    return UserInfo(name, (*groups, AUTHENTICATED_GROUP)) if name else None
 
 
 def _status_response(err: errors.StatusError) -> web.Response:
@@ -84,12 +87,14 @@ def _status_response(err: errors.StatusError) -> web.Response:
 
 class APIServer:
     def __init__(self, catalog: Catalog, registry: Registry, health: HealthChecks, advertise: str,
-                 require_client_cert: bool = True) -> None:
+                 require_client_cert: bool = True, authorizer: Authorizer | None = None) -> None:
         self.catalog = catalog
         self.registry = registry
         self.health = health
         self.advertise = advertise
         self.require_client_cert = require_client_cert
+        # None authorizes everything (only for in-process tests of the HTTP layer).
+        self.authorizer = authorizer
         self.schemas = schemas(catalog.minor)
         self.handlers: dict[tuple[str, str, str], ResourceHandler] = {}
         for (group, version, resource), store in registry.stores.items():
@@ -130,9 +135,25 @@ class APIServer:
             return await self._non_resource(request)
         if user is None and self.require_client_cert:
             raise errors.StatusError(401, "Unauthorized", "Unauthorized")
+        user = user or UserInfo("system:anonymous", ("system:unauthenticated",))
+        self._authorize(request, info, user)
         if not info.is_resource_request:
             return await self._non_resource(request)
-        return await self._resource(request, info, user or User("system:anonymous"))
+        return await self._resource(request, info, user)
+
+    def _authorize(self, request: web.Request, info: RequestInfo, user: UserInfo) -> None:
+        if self.authorizer is None:
+            return
+        if info.is_resource_request:
+            attrs = Attributes(user=user, verb=info.verb, namespace=info.namespace, api_group=info.api_group,
+                               api_version=info.api_version, resource=info.resource,
+                               subresource=info.subresource, name=info.name, path=request.path)
+        else:
+            attrs = Attributes(user=user, verb=request.method.lower(), is_resource_request=False,
+                               path=request.path)
+        decision = self.authorizer.authorize(attrs)
+        if not decision.allowed:
+            raise forbidden_error(attrs, decision.reason)
 
     # -- non-resource paths -------------------------------------------------------------------------
     async def _non_resource(self, request: web.Request) -> web.StreamResponse:
@@ -211,11 +232,13 @@ class APIServer:
         return web.Response(status=500, text=text, content_type="text/plain")
 
     # -- resources ----------------------------------------------------------------------------------
-    async def _resource(self, request: web.Request, info: RequestInfo, user: User) -> web.StreamResponse:
+    async def _resource(self, request: web.Request, info: RequestInfo, user: UserInfo) -> web.StreamResponse:
         handler = self.handlers.get((info.api_group, info.api_version, info.resource))
         if handler is None:
             if info.resource == "bindings" and info.api_group == "" and info.verb == "create":
                 return await self._bindings(request, info, user)
+            if info.verb == "create" and (info.api_group, info.resource) in REVIEW_RESOURCES:
+                return await self._review(request, info, user)
             raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
         rinfo = handler.info
         if not rinfo.namespaced and info.namespace:
@@ -315,7 +338,22 @@ class APIServer:
         obj, _ = await handler.store.update(ctx, info.name, produce)
         return Response(200, subresources.to_scale(obj), ctx.warnings)
 
-    async def _bindings(self, request: web.Request, info: RequestInfo, user: User) -> web.Response:
+    async def _review(self, request: web.Request, info: RequestInfo, user: UserInfo) -> web.Response:
+        """The review kinds are computed, never stored: POST returns the review with its status."""
+        rinfo = self.catalog.lookup(info.api_group, info.api_version, info.resource)
+        if rinfo is None:
+            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        body = await _read_body(request, self.catalog.minor)
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request was not a JSON or YAML object")
+        body.setdefault("apiVersion", rinfo.group_version)
+        body.setdefault("kind", rinfo.kind)
+        authorizer = self.authorizer or UnionAuthorizer([PrivilegedGroupsAuthorizer()])
+        review = REVIEW_RESOURCES[(info.api_group, info.resource)]
+        out = review(authorizer, user, info.namespace, body)
+        return _respond(Response(201, out, []), negotiate_output(request.headers.get("Accept")))
+
+    async def _bindings(self, request: web.Request, info: RequestInfo, user: UserInfo) -> web.Response:
         pods = self.registry.core("pods")
         body = await _read_body(request, self.catalog.minor)
         name = ((body or {}).get("metadata") or {}).get("name", "") if isinstance(body, dict) else ""

@@ -11,6 +11,7 @@ from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.core.namespaces import NamespaceStore, NamespaceStrategy
 from kubeplane.apiserver.registry.core.pods import PodStrategy
 from kubeplane.apiserver.registry.core.services import ServiceStore, ServiceStrategy
+from kubeplane.apiserver.registry.rbac import RBACStore
 from kubeplane.apiserver.registry.store import Store
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.catalog import Catalog, ResourceInfo
@@ -81,6 +82,8 @@ class Registry:
                 store_cls = ServiceStore
             elif (info.group, info.resource) == ("", "namespaces"):
                 store_cls = NamespaceStore
+            elif info.group == "rbac.authorization.k8s.io":
+                store_cls = RBACStore
             store = store_cls(info, strategy, storage, root, namespace_guard=self._namespace_guard)
             self.stores[(info.group, info.version, info.resource)] = store
         services = self.stores.get(("", "v1", "services"))
@@ -90,6 +93,9 @@ class Registry:
                 ServiceIPAllocator(ranges, f"{config.key_prefix}/ranges/serviceips", config.service_cidr),
                 NodePortAllocator(ranges, f"{config.key_prefix}/ranges/servicenodeports",
                                   config.node_port_base, config.node_port_size))
+
+    def rbac_stores(self) -> list[RBACStore]:
+        return [s for s in self.stores.values() if isinstance(s, RBACStore)]
 
     def store(self, group: str, version: str, resource: str) -> Store | None:
         return self.stores.get((group, version, resource))
