@@ -25,6 +25,7 @@ from kubeplane.apiserver.registry.store import DeleteOptions, Store
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.catalog import ResourceInfo
 from kubeplane.machinery import errors, fields, printers, validation
+from kubeplane.machinery.objects import clone
 from kubeplane.machinery.patch import json_patch, merge_patch, strategic
 from kubeplane.machinery.pruning import prune_unknown_fields
 from kubeplane.machinery.schema import Schemas
@@ -157,7 +158,7 @@ class ResourceHandler:
         obj = self.decode_object(ctx, body)
 
         async def produce(current: JSON | None) -> JSON:
-            return copy.deepcopy(obj)
+            return clone(obj)
 
         result, created = await self.store.update(ctx, name, produce, strategy)
         return Response(201 if created else 200, self.shape_one(result, rep, query), ctx.warnings)

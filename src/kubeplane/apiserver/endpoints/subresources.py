@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubeplane.apiserver.registry.context import RequestContext
@@ -12,6 +11,7 @@ from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.machinery import errors
 from kubeplane.machinery.errors import Cause
 from kubeplane.machinery.labels import from_label_selector, selector_from_set
+from kubeplane.machinery.objects import clone
 from kubeplane.storage.interface import ListOptions
 
 JSON = dict[str, Any]
@@ -49,7 +49,7 @@ def apply_scale(current: JSON, scale: Any) -> JSON:
     rv = (scale.get("metadata") or {}).get("resourceVersion")
     if rv and rv != current["metadata"].get("resourceVersion"):
         raise errors.conflict("autoscaling", "scale", name, errors.OBJECT_MODIFIED)
-    updated = copy.deepcopy(current)
+    updated = clone(current)
     updated.setdefault("spec", {})["replicas"] = replicas
     return updated
 

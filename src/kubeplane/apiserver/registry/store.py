@@ -8,7 +8,6 @@ resource's ``Strategy`` for what differs.
 from __future__ import annotations
 
 import builtins
-import copy
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from kubeplane.catalog import ResourceInfo
 from kubeplane.machinery import errors, managedfields
 from kubeplane.machinery.errors import Cause, StatusError
 from kubeplane.machinery.names import generate_name
+from kubeplane.machinery.objects import clone
 from kubeplane.machinery.schema import schemas
 from kubeplane.storage import interface as st
 
@@ -244,7 +244,7 @@ class Store:
                 if ctx.dry_run:
                     raise _DryRun(new)
                 return new
-            new = await produce(copy.deepcopy(current))
+            new = await produce(clone(current))
             self._check_update_meta(ctx, name, new, current, strategy)
             strategy.prepare_for_update(ctx, new, current)
             causes = strategy.validate_update(ctx, new, current)
@@ -383,7 +383,7 @@ class Store:
             if current is None:
                 raise self._not_found(name)
             self._check_delete_preconditions(name, current, options)
-            obj = copy.deepcopy(current)
+            obj = clone(current)
             meta = obj["metadata"]
             meta["finalizers"] = self._finalizers_after_delete(obj, options)
             if not meta["finalizers"]:

@@ -3,13 +3,13 @@ RESTUpdateStrategy and RESTDeleteStrategy rolled into one class with overridable
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.catalog import ResourceInfo
 from kubeplane.machinery import defaults, validation
 from kubeplane.machinery.errors import Cause
+from kubeplane.machinery.objects import clone
 
 JSON = dict[str, Any]
 
@@ -61,7 +61,7 @@ class Strategy:
     def prepare_for_update(self, ctx: RequestContext, new: JSON, old: JSON) -> None:
         if self.has_status_subresource:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
         if self.tracks_generation:
@@ -91,13 +91,13 @@ class StatusStrategy(Strategy):
         # strategies reset labels and ownerReferences and let annotations and finalizers through.
         for key in (set(new) | set(old)) - {"status", "metadata"}:
             if key in old:
-                new[key] = copy.deepcopy(old[key])
+                new[key] = clone(old[key])
             else:
                 new.pop(key, None)
         meta, old_meta = new["metadata"], old["metadata"]
         for reset in _STATUS_RESET_METADATA:
             if reset in old_meta:
-                meta[reset] = copy.deepcopy(old_meta[reset])
+                meta[reset] = clone(old_meta[reset])
             else:
                 meta.pop(reset, None)
 

@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubeplane.machinery.defaults._util import minor_at_least
 from kubeplane.machinery.errors import Cause
+from kubeplane.machinery.objects import clone
 
 from . import field as f
 from . import meta, names, quantity
@@ -354,7 +354,7 @@ def validate_pod_update(new: JSON, old: JSON, minor: str) -> list[Cause]:
     """Only images, a shorter deadline, added tolerations and a fixed-up grace period may change."""
     new_spec, old_spec = obj(new, "spec"), obj(old, "spec")
     causes: list[Cause] = []
-    munged = copy.deepcopy(new_spec)
+    munged = clone(new_spec)
     for key in ("containers", "initContainers"):
         container_causes, same_shape = _same_containers(key, new_spec, old_spec)
         causes += container_causes

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.store import DeleteOptions, Store, now_rfc3339
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.machinery import errors
+from kubeplane.machinery.objects import clone
 from kubeplane.storage import interface as st
 
 JSON = dict[str, Any]
@@ -35,7 +35,7 @@ class NamespaceStrategy(Strategy):
     def prepare_for_update(self, ctx: RequestContext, new: JSON, old: JSON) -> None:
         super().prepare_for_update(ctx, new, old)
         # spec.finalizers change only through /finalize.
-        new["spec"] = copy.deepcopy(old.get("spec") or {})
+        new["spec"] = clone(old.get("spec") or {})
         new["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = old["metadata"]["name"]
 
 
@@ -46,7 +46,7 @@ class NamespaceFinalizeStrategy(NamespaceStrategy):
         finalizers = (new.get("spec") or {}).get("finalizers") or []
         rv = new["metadata"].get("resourceVersion", "")
         new.clear()
-        new.update(copy.deepcopy(old))
+        new.update(clone(old))
         new.setdefault("spec", {})["finalizers"] = finalizers
         new["metadata"]["resourceVersion"] = rv
 
@@ -63,7 +63,7 @@ class NamespaceStore(Store):
         async def mark(obj: JSON | None) -> JSON:
             if obj is None:
                 raise errors.not_found("", "namespaces", name)
-            obj = copy.deepcopy(obj)
+            obj = clone(obj)
             if options.uid and options.uid != obj["metadata"].get("uid"):
                 raise errors.conflict("", "namespaces", name, "Precondition failed: UID in precondition: "
                                       f"{options.uid}, UID in object meta: {obj['metadata'].get('uid')}")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.machinery import errors
+from kubeplane.machinery.objects import clone
 
 JSON = dict[str, Any]
 
@@ -71,7 +71,7 @@ def bind(pod: JSON, binding: JSON) -> JSON:
     if current:
         raise errors.conflict("", "pods/binding", name,
                               f"pod {name} is already assigned to node \"{current}\"")
-    bound = copy.deepcopy(pod)
+    bound = clone(pod)
     bound["spec"]["nodeName"] = node
     status = bound.setdefault("status", {})
     conditions = [c for c in status.get("conditions") or () if c.get("type") != "PodScheduled"]
