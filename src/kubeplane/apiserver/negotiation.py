@@ -94,5 +94,7 @@ def decode_body(content_type: str | None, body: bytes, minor: str = "1.35") -> A
 
 def encode(obj: Any, media: str = JSON_TYPE) -> bytes:
     if media == YAML_TYPE:
-        return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False).encode()
+        # Through JSON first: cached objects carry pre-encoded parts (orjson fragments).
+        plain = orjson.loads(orjson.dumps(obj))
+        return yaml.safe_dump(plain, sort_keys=False, default_flow_style=False).encode()
     return orjson.dumps(obj)

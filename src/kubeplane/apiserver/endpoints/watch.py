@@ -15,7 +15,7 @@ from kubeplane.apiserver.endpoints.handlers import ResourceHandler, partial_meta
 from kubeplane.apiserver.endpoints.options import ListQuery
 from kubeplane.apiserver.negotiation import AS_PARTIAL, AS_PARTIAL_LIST, AS_TABLE, Representation
 from kubeplane.apiserver.registry.context import RequestContext
-from kubeplane.machinery import fields, printers
+from kubeplane.machinery import errors, fields, printers
 from kubeplane.storage import interface as st
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,17 @@ async def serve_watch(request: web.Request, handler: ResourceHandler, ctx: Reque
     try:
         async with asyncio.timeout(timeout):
             async for event in watcher:
-                obj = _event_object(handler, event, rep, query, first)
+                try:
+                    obj = _event_object(handler, event, rep, query, first)
+                    line = orjson.dumps({"type": event.type, "object": obj}) + b"\n"
+                except Exception:
+                    # Headers are sent: the only honest way left to fail is an ERROR event.
+                    log.exception("cannot encode a watch event")
+                    status = errors.internal("cannot encode a watch event; see the server log").to_status()
+                    await response.write(orjson.dumps({"type": st.ERROR, "object": status}) + b"\n")
+                    break
                 first = False
-                await response.write(orjson.dumps({"type": event.type, "object": obj}) + b"\n")
+                await response.write(line)
     except TimeoutError:
         pass
     except (ConnectionResetError, ConnectionError):
