@@ -6,6 +6,7 @@ and requests compare exactly (``1000m == 1``) without float rounding.
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 from typing import Any
@@ -29,6 +30,12 @@ def parse(value: Any) -> Fraction | None:
         return Fraction(value)
     if not isinstance(value, str):
         return None
+    return _parse_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(value: str) -> Fraction | None:
+    # Every pod repeats a handful of quantities ("100m", "64Mi"); Fraction arithmetic is slow.
     match = _QUANTITY_RE.match(value)
     if match is None:
         return None

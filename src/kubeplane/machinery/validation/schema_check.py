@@ -43,6 +43,22 @@ def _matches(value: Any, type_name: str) -> bool:
     return isinstance(value, _PY_TYPES.get(type_name, (object,)))
 
 
+# Per schema node (definitions are loaded once and never freed, so ids are stable): the JSON types it
+# admits, the Python types that match them, and whether a bool would be mistaken for a number.
+_NodeTypes = tuple[frozenset[str], tuple[type, ...], bool]
+_TYPES_BY_NODE: dict[int, _NodeTypes] = {}
+
+
+def _node_types(node: JSON) -> _NodeTypes:
+    cached = _TYPES_BY_NODE.get(id(node))
+    if cached is None:
+        types = frozenset(type_names(node))
+        python_types = tuple({t for name in types for t in _PY_TYPES.get(name, (object,))})
+        cached = (types, python_types, "boolean" not in types)
+        _TYPES_BY_NODE[id(node)] = cached
+    return cached
+
+
 class _Walker:
     def __init__(self, schemas: Schemas) -> None:
         self.schemas = schemas
@@ -63,8 +79,8 @@ class _Walker:
             if not (_matches(value, "integer") or isinstance(value, str)):
                 self.report.type_errors.append(f.type_invalid(path, value, "must be an integer or a string"))
             return
-        types = type_names(node)
-        if types and not any(_matches(value, t) for t in types):
+        types, python_types, rejects_bool = _node_types(node)
+        if types and (not isinstance(value, python_types) or (rejects_bool and isinstance(value, bool))):
             expected = " or ".join(sorted(types))
             self.report.type_errors.append(f.type_invalid(path, value, f"must be of type {expected}"))
             return
