@@ -152,11 +152,14 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         log.info("shutting down")
-        await runner.cleanup()
+        await site.stop()  # no new connections
         await rbac.stop()
-        await compactor.stop()
+        # Closing the caches ends every open watch stream, so the runner does not wait on clients
+        # that went away without closing their connection.
         for cacher in cachers:
             await cacher.close()
+        await runner.cleanup()
+        await compactor.stop()
         await raw.close()
 
 

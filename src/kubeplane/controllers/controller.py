@@ -1,0 +1,128 @@
+"""What every controller shares: the ``Controller`` protocol, the context the manager hands to
+constructors, and ``QueueController`` — informer handlers enqueue keys, workers sync them.
+
+The work queue guarantees a key is never synced by two workers at once, so a sync may read the
+informer cache and write without locks. A failed sync is retried with the queue's rate-limited
+backoff; a successful one resets that backoff (upstream's ``handleErr``).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kubeplane.client import (
+    ApiError,
+    Client,
+    Clock,
+    DeletedFinalStateUnknown,
+    EventRecorder,
+    Informer,
+    RateLimitingQueue,
+    RealClock,
+    SharedInformerFactory,
+    ShutDown,
+    meta_namespace_key,
+)
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+
+class Controller(Protocol):
+    name: str
+
+    async def run(self, workers: int) -> None:
+        """Sync until cancelled, with ``workers`` concurrent syncs."""
+        ...
+
+
+@dataclass
+class ControllerContext:
+    """Everything a controller constructor may use; one informer factory shared by all."""
+
+    client: Client
+    informers: SharedInformerFactory
+    clock: Clock = field(default_factory=RealClock)
+    root_ca: bytes = b""
+    _recorders: dict[str, EventRecorder] = field(default_factory=dict)
+
+    def recorder(self, component: str) -> EventRecorder:
+        """The event recorder for one controller (events name it as their source)."""
+        if component not in self._recorders:
+            self._recorders[component] = EventRecorder(self.client, component, clock=self.clock)
+        return self._recorders[component]
+
+    async def stop(self) -> None:
+        for recorder in self._recorders.values():
+            await recorder.stop()
+
+
+def unwrap_tombstone(obj: JSON | DeletedFinalStateUnknown) -> JSON:
+    """The object of a delete notification, whether seen directly or inferred on relist."""
+    return obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+
+
+class QueueController(abc.ABC):
+    """A controller whose handlers enqueue ``namespace/name`` keys that workers ``sync``."""
+
+    name: str = ""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or RealClock()
+        self.queue: RateLimitingQueue[str] = RateLimitingQueue(clock=self.clock)
+        self._watched: list[Informer] = []
+
+    def watch(self, informer: Informer) -> Informer:
+        """Note an informer whose cache must be synced before the first sync."""
+        self._watched.append(informer)
+        return informer
+
+    def enqueue(self, obj: JSON) -> None:
+        self.queue.add(meta_namespace_key(obj))
+
+    def enqueue_after(self, obj: JSON, delay: float) -> None:
+        self.queue.add_after(meta_namespace_key(obj), delay)
+
+    @abc.abstractmethod
+    async def sync(self, key: str) -> None:
+        """Bring the object named ``key`` to its desired state (level-driven: read the cache)."""
+
+    async def run(self, workers: int) -> None:
+        try:
+            await asyncio.gather(*(informer.wait_for_sync() for informer in self._watched))
+            log.info("%s: caches synced; starting %d workers", self.name, workers)
+            await asyncio.gather(*(self._work() for _ in range(max(1, workers))))
+        finally:
+            self.queue.shutdown()
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except ShutDown:
+                return
+            try:
+                await self.sync(key)
+                self.queue.forget(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("%s: sync %s failed (retry %d): %s", self.name, key,
+                            self.queue.num_requeues(key), err, exc_info=not _expected(err))
+                self.queue.add_rate_limited(key)
+            finally:
+                self.queue.done(key)
+
+
+def _expected(err: Exception) -> bool:
+    """API errors (conflicts, races with other writers) are routine; others deserve a traceback."""
+    return isinstance(err, ApiError | OSError)
+
+
+ControllerConstructor = Callable[[ControllerContext], Controller]

@@ -1,0 +1,192 @@
+"""What the scheduler knows about each node: the node, its pods, their requests and host ports.
+
+A ``Snapshot`` is taken at the start of every scheduling cycle so that every plugin in that
+cycle sees the same cluster, including pods the scheduler assumed but the API has not yet shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from kubeplane.scheduler.framework.affinity_terms import PodAffinity
+from kubeplane.scheduler.framework.resources import Resources, effective_requests, node_allocatable
+
+JSON = dict[str, Any]
+
+ANY_IP = "0.0.0.0"
+
+
+def pod_key(pod: JSON) -> str:
+    metadata = pod.get("metadata") or {}
+    return f"{metadata.get('namespace', '')}/{metadata.get('name', '')}"
+
+
+@dataclass(frozen=True)
+class HostPort:
+    ip: str
+    protocol: str
+    port: int
+
+    def conflicts(self, other: HostPort) -> bool:
+        if self.port != other.port or self.protocol != other.protocol:
+            return False
+        return self.ip == other.ip or ANY_IP in (self.ip, other.ip)
+
+
+def host_ports(pod: JSON) -> list[HostPort]:
+    spec = pod.get("spec") or {}
+    ports = []
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        for port in container.get("ports") or []:
+            if port.get("hostPort"):
+                ports.append(HostPort(port.get("hostIP") or ANY_IP, port.get("protocol") or "TCP",
+                                      int(port["hostPort"])))
+    return ports
+
+
+class PodInfo:
+    """A pod with what the plugins keep asking about it computed once."""
+
+    def __init__(self, pod: JSON) -> None:
+        self.pod = pod
+        self.key = pod_key(pod)
+
+    @property
+    def metadata(self) -> JSON:
+        return self.pod.get("metadata") or {}
+
+    @property
+    def spec(self) -> JSON:
+        return self.pod.get("spec") or {}
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace", ""))
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.metadata.get("labels") or {}
+
+    @cached_property
+    def requests(self) -> Resources:
+        return effective_requests(self.pod)
+
+    @cached_property
+    def non_zero_requests(self) -> Resources:
+        return effective_requests(self.pod, non_zero=True)
+
+    @cached_property
+    def ports(self) -> list[HostPort]:
+        return host_ports(self.pod)
+
+    @cached_property
+    def affinity(self) -> PodAffinity:
+        return PodAffinity.of(self.pod)
+
+    @property
+    def priority(self) -> int:
+        return int(self.spec.get("priority") or 0)
+
+
+@dataclass
+class ImageState:
+    size: int
+    num_nodes: int
+
+
+@dataclass
+class NodeInfo:
+    node: JSON
+    pods: list[PodInfo] = field(default_factory=list)
+    requested: Resources = field(default_factory=Resources)
+    non_zero_requested: Resources = field(default_factory=Resources)
+    used_ports: list[HostPort] = field(default_factory=list)
+    # image name -> size and spread, filled in by the snapshot (it needs every node).
+    images: dict[str, ImageState] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str((self.node.get("metadata") or {}).get("name", ""))
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return (self.node.get("metadata") or {}).get("labels") or {}
+
+    @cached_property
+    def allocatable(self) -> Resources:
+        return node_allocatable(self.node)
+
+    @property
+    def pods_with_affinity(self) -> list[PodInfo]:
+        return [p for p in self.pods if p.affinity.any]
+
+    @property
+    def pods_with_required_anti_affinity(self) -> list[PodInfo]:
+        return [p for p in self.pods if p.affinity.required_anti_affinity]
+
+    def add_pod(self, pod: PodInfo) -> None:
+        self.pods.append(pod)
+        self.requested.add(pod.requests)
+        self.non_zero_requested.add(pod.non_zero_requests)
+        self.used_ports.extend(pod.ports)
+
+    def remove_pod(self, key: str) -> bool:
+        for index, pod in enumerate(self.pods):
+            if pod.key == key:
+                del self.pods[index]
+                self.requested.add(pod.requests, -1)
+                self.non_zero_requested.add(pod.non_zero_requests, -1)
+                for port in pod.ports:
+                    self.used_ports.remove(port)
+                return True
+        return False
+
+    def clone(self) -> NodeInfo:
+        return NodeInfo(self.node, list(self.pods), self.requested.copy(), self.non_zero_requested.copy(),
+                        list(self.used_ports), self.images)
+
+
+class Snapshot:
+    """An immutable view of the cluster for one scheduling cycle."""
+
+    def __init__(self, node_infos: Iterable[NodeInfo]) -> None:
+        self.node_infos = list(node_infos)
+        self.by_name = {info.name: info for info in self.node_infos}
+        self._fill_image_states()
+
+    @classmethod
+    def build(cls, nodes: Iterable[JSON], pods: Iterable[JSON]) -> Snapshot:
+        """From plain objects (tests, and the cache's first fill): pods go to their spec.nodeName."""
+        infos = {str(node["metadata"]["name"]): NodeInfo(node) for node in nodes}
+        for pod in pods:
+            info = infos.get((pod.get("spec") or {}).get("nodeName", ""))
+            if info is not None:
+                info.add_pod(PodInfo(pod))
+        return cls(infos.values())
+
+    def get(self, name: str) -> NodeInfo | None:
+        return self.by_name.get(name)
+
+    @cached_property
+    def have_pods_with_affinity(self) -> list[NodeInfo]:
+        return [info for info in self.node_infos if info.pods_with_affinity]
+
+    @cached_property
+    def have_pods_with_required_anti_affinity(self) -> list[NodeInfo]:
+        return [info for info in self.node_infos if info.pods_with_required_anti_affinity]
+
+    def _fill_image_states(self) -> None:
+        sizes: dict[str, int] = {}
+        spread: dict[str, int] = {}
+        for info in self.node_infos:
+            for image in (info.node.get("status") or {}).get("images") or []:
+                for name in image.get("names") or []:
+                    sizes[name] = int(image.get("sizeBytes") or 0)
+                    spread[name] = spread.get(name, 0) + 1
+        for info in self.node_infos:
+            info.images = {name: ImageState(sizes[name], spread[name])
+                           for image in (info.node.get("status") or {}).get("images") or []
+                           for name in image.get("names") or []}

@@ -1,0 +1,197 @@
+"""A profile's plugins, instantiated and run extension point by extension point."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from kubeplane.scheduler.framework.config import EXTENSION_POINTS, ConfigError, Profile
+from kubeplane.scheduler.framework.cycle_state import CycleState
+from kubeplane.scheduler.framework.interface import (
+    MAX_NODE_SCORE,
+    MIN_NODE_SCORE,
+    BindPlugin,
+    FilterPlugin,
+    Handle,
+    NodeScore,
+    NormalizeScorePlugin,
+    PermitPlugin,
+    Plugin,
+    PostFilterPlugin,
+    PreBindPlugin,
+    PreEnqueuePlugin,
+    PreFilterPlugin,
+    PreFilterResult,
+    PreScorePlugin,
+    QueuedPodInfo,
+    QueueSortPlugin,
+    ReservePlugin,
+    ScorePlugin,
+)
+from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
+from kubeplane.scheduler.framework.registry import Registry
+from kubeplane.scheduler.framework.status import Code, Status
+
+log = logging.getLogger(__name__)
+
+_PROTOCOLS: dict[str, type[Any]] = {
+    "preEnqueue": PreEnqueuePlugin, "queueSort": QueueSortPlugin, "preFilter": PreFilterPlugin,
+    "filter": FilterPlugin, "postFilter": PostFilterPlugin, "preScore": PreScorePlugin, "score": ScorePlugin,
+    "reserve": ReservePlugin, "permit": PermitPlugin, "preBind": PreBindPlugin, "bind": BindPlugin,
+}
+
+
+class Framework:
+    def __init__(self, profile: Profile, registry: Registry, handle: Handle) -> None:
+        self.profile = profile
+        self.handle = handle
+        self.plugins: dict[str, Plugin] = {}
+        for name in sorted(profile.plugin_names()):
+            factory = registry.get(name)
+            if factory is None:
+                raise ConfigError(f"profile {profile.scheduler_name!r}: unknown plugin {name!r}")
+            self.plugins[name] = factory(profile.plugin_args.get(name, {}), handle)
+        self.points: dict[str, list[Any]] = {}
+        self.score_weights: dict[str, int] = {}
+        for point in EXTENSION_POINTS:
+            serves = {name for name, plugin in self.plugins.items() if isinstance(plugin, _PROTOCOLS[point])}
+            refs = profile.plugins_for(point, serves)
+            unfit = [ref.name for ref in refs if ref.name not in serves]
+            if unfit:
+                raise ConfigError(f"plugin(s) {unfit} do not implement the {point} extension point")
+            self.points[point] = [self.plugins[ref.name] for ref in refs]
+            if point == "score":
+                self.score_weights = {ref.name: ref.weight or 1 for ref in refs}
+        if len(self.points["queueSort"]) != 1:
+            raise ConfigError(f"profile {profile.scheduler_name!r} needs exactly one queueSort plugin")
+        if not self.points["bind"]:
+            raise ConfigError(f"profile {profile.scheduler_name!r} needs at least one bind plugin")
+
+    @property
+    def scheduler_name(self) -> str:
+        return self.profile.scheduler_name
+
+    def has_post_filter(self) -> bool:
+        return bool(self.points["postFilter"])
+
+    # -- queueing --------------------------------------------------------------------------------
+
+    def queue_less(self, a: QueuedPodInfo, b: QueuedPodInfo) -> bool:
+        sorter: QueueSortPlugin = self.points["queueSort"][0]
+        return sorter.less(a, b)
+
+    def run_pre_enqueue(self, pod: PodInfo) -> Status:
+        for plugin in self.points["preEnqueue"]:
+            status = plugin.pre_enqueue(pod)
+            if not status.ok:
+                return status.with_plugin(plugin.name)
+        return Status()
+
+    # -- scheduling cycle --------------------------------------------------------------------------
+
+    def run_pre_filter(self, state: CycleState, pod: PodInfo) -> tuple[PreFilterResult | None, Status]:
+        merged: PreFilterResult | None = None
+        for plugin in self.points["preFilter"]:
+            result, status = plugin.pre_filter(state, pod)
+            if status.code == Code.SKIP:
+                state.skip_filter_plugins.add(plugin.name)
+                continue
+            if not status.ok:
+                return None, status.with_plugin(plugin.name)
+            if result is not None and result.node_names is not None:
+                names = result.node_names if merged is None or merged.node_names is None \
+                    else merged.node_names & result.node_names
+                merged = PreFilterResult(names)
+        return merged, Status()
+
+    def run_filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        """The first rejection decides: later filters would only repeat why the node is out."""
+        for plugin in self.points["filter"]:
+            if plugin.name in state.skip_filter_plugins:
+                continue
+            status = plugin.filter(state, pod, node)
+            if not status.ok:
+                return status.with_plugin(plugin.name)
+        return Status()
+
+    async def run_post_filter(self, state: CycleState, pod: PodInfo,
+                              statuses: Mapping[str, Status]) -> tuple[str | None, Status]:
+        result = Status.unschedulable()
+        for plugin in self.points["postFilter"]:
+            nominated, status = await plugin.post_filter(state, pod, statuses)
+            if status.ok:
+                return nominated, status.with_plugin(plugin.name)
+            if status.code == Code.ERROR:
+                return None, status.with_plugin(plugin.name)
+            result = status.with_plugin(plugin.name)
+        return None, result
+
+    def run_pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
+        for plugin in self.points["preScore"]:
+            status = plugin.pre_score(state, pod, nodes)
+            if status.code == Code.SKIP:
+                state.skip_score_plugins.add(plugin.name)
+            elif not status.ok:
+                return status.with_plugin(plugin.name)
+        return Status()
+
+    def run_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> tuple[list[NodeScore], Status]:
+        """Each plugin scores every node, normalises, and is weighted; returns the summed scores."""
+        totals = [NodeScore(node.name, 0) for node in nodes]
+        for plugin in self.points["score"]:
+            if plugin.name in state.skip_score_plugins:
+                continue
+            scores = []
+            for node in nodes:
+                value, status = plugin.score(state, pod, node)
+                if not status.ok:
+                    return [], status.with_plugin(plugin.name)
+                scores.append(NodeScore(node.name, value))
+            if isinstance(plugin, NormalizeScorePlugin):
+                status = plugin.normalize_score(state, pod, scores)
+                if not status.ok:
+                    return [], status.with_plugin(plugin.name)
+            weight = self.score_weights[plugin.name]
+            for total, score in zip(totals, scores, strict=True):
+                if not MIN_NODE_SCORE <= score.score <= MAX_NODE_SCORE:
+                    return [], Status.error(f"plugin {plugin.name} returned an invalid score {score.score}")
+                total.score += score.score * weight
+        return totals, Status()
+
+    def run_reserve(self, state: CycleState, pod: PodInfo, node_name: str) -> Status:
+        for plugin in self.points["reserve"]:
+            status = plugin.reserve(state, pod, node_name)
+            if not status.ok:
+                return status.with_plugin(plugin.name)
+        return Status()
+
+    def run_unreserve(self, state: CycleState, pod: PodInfo, node_name: str) -> None:
+        for plugin in reversed(self.points["reserve"]):
+            plugin.unreserve(state, pod, node_name)
+
+    def run_permit(self, state: CycleState, pod: PodInfo, node_name: str) -> Status:
+        for plugin in self.points["permit"]:
+            status, _timeout = plugin.permit(state, pod, node_name)
+            if status.code == Code.WAIT:
+                # Waiting pods (gang scheduling) need a permit registry no in-tree plugin uses yet.
+                return Status.error(f"plugin {plugin.name} asked to wait; waiting is not supported")
+            if not status.ok:
+                return status.with_plugin(plugin.name)
+        return Status()
+
+    # -- binding cycle -------------------------------------------------------------------------------
+
+    async def run_pre_bind(self, state: CycleState, pod: PodInfo, node_name: str) -> Status:
+        for plugin in self.points["preBind"]:
+            status = await plugin.pre_bind(state, pod, node_name)
+            if not status.ok:
+                return status.with_plugin(plugin.name)
+        return Status()
+
+    async def run_bind(self, state: CycleState, pod: PodInfo, node_name: str) -> Status:
+        for plugin in self.points["bind"]:
+            status = await plugin.bind(state, pod, node_name)
+            if status.code != Code.SKIP:
+                return status.with_plugin(plugin.name)
+        return Status.error("no bind plugin bound the pod")
