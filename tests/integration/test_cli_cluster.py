@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,7 +73,8 @@ def cluster(home: Path) -> Iterator[dict[str, Any]]:
 def test_up_reports_components_and_kubeconfig(cluster: dict[str, Any], home: Path) -> None:
     assert cluster["kubernetesVersion"] == "1.35"
     assert cluster["server"].startswith("https://127.0.0.1:")
-    assert [c["kind"] for c in cluster["components"]] == ["etcd", "apiserver"]
+    assert [c["kind"] for c in cluster["components"]] == [
+        "etcd", "apiserver", "controller-manager", "controller-manager", "scheduler", "scheduler"]
     assert Path(cluster["kubeconfig"]) == home / "clusters" / cluster["name"] / "kubeconfig"
 
 
@@ -96,6 +98,37 @@ def test_kubectl_talks_to_the_cluster(cluster: dict[str, Any], home: Path) -> No
     assert version["serverVersion"]["minor"].startswith("35")
     namespaces = kubectl(printed, "get", "namespaces", "-o", "name").stdout.split()
     assert "namespace/default" in namespaces
+
+
+NODE = """
+apiVersion: v1
+kind: Node
+metadata: {name: hand-made, labels: {kubernetes.io/hostname: hand-made}}
+status:
+  capacity: {cpu: "4", memory: 8Gi, pods: "110"}
+  allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
+  conditions: [{type: Ready, status: "True"}]
+"""
+
+
+def test_control_plane_runs_a_deployment_onto_a_node(cluster: dict[str, Any], home: Path) -> None:
+    """The controller manager makes the ReplicaSet and pods; the scheduler, with its own restricted
+    identity, binds them to the only node (no kubelet runs: pods stay Pending on it)."""
+    config = Path(cluster["kubeconfig"])
+    subprocess.run([find_kubectl(), f"--kubeconfig={config}", "apply", "-f", "-"], input=NODE, text=True,
+                   check=True, capture_output=True)
+    kubectl(config, "create", "deployment", "cp", "--image=busybox:1.35", "--replicas=2")
+    deadline = time.monotonic() + 30
+    nodes: list[str] = []
+    while time.monotonic() < deadline:
+        pods = json.loads(kubectl(config, "get", "pods", "-l", "app=cp", "-o", "json").stdout)["items"]
+        nodes = [p["spec"].get("nodeName", "") for p in pods]
+        if len(nodes) == 2 and all(nodes):
+            break
+        time.sleep(0.5)
+    assert nodes == ["hand-made", "hand-made"]
+    events = kubectl(config, "get", "events", "-o", "json").stdout
+    assert "Successfully assigned default/cp-" in events
 
 
 def test_kubeconfig_merge_makes_the_context_current(cluster: dict[str, Any], home: Path) -> None:

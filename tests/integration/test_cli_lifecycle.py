@@ -57,7 +57,7 @@ def _no_progress(_message: str) -> None:
 
 def test_up_status_down_with_two_apiservers(capsys: pytest.CaptureFixture[str]) -> None:
     paths = ClusterPaths.for_name("lc")
-    options = lifecycle.UpOptions("1.35", apiservers=2, timeout=60)
+    options = lifecycle.UpOptions("1.35", apiservers=2, timeout=60, components=())
     started: list[process.ProcessRecord | None] = []
     try:
         record = asyncio.run(lifecycle.start_cluster(paths, options, _no_progress))

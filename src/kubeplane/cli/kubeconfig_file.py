@@ -21,13 +21,18 @@ def _b64(path: Path) -> str:
 def admin_kubeconfig(name: str, server: str, pki: ClusterPKI) -> KubeConfig:
     """A self-contained kubeconfig (certificates embedded) whose cluster, user and context are all
     called ``name``, with that context current."""
+    return client_kubeconfig(name, server, pki, pki.admin_cert, pki.admin_key)
+
+
+def client_kubeconfig(name: str, server: str, pki: ClusterPKI, cert: Path, key: Path) -> KubeConfig:
+    """The same shape for any client certificate (a control-plane component's identity)."""
     return {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": name, "cluster": {
             "server": server, "certificate-authority-data": _b64(pki.ca_cert)}}],
         "users": [{"name": name, "user": {
-            "client-certificate-data": _b64(pki.admin_cert), "client-key-data": _b64(pki.admin_key)}}],
+            "client-certificate-data": _b64(cert), "client-key-data": _b64(key)}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
         "current-context": name,
         "preferences": {},

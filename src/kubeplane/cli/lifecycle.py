@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from kubeplane.cli import kubeconfig_file
-from kubeplane.cli.state import ClusterPaths, ClusterRecord, ComponentRecord, save_record
+from kubeplane.cli.state import ClusterPaths, ClusterRecord, ComponentKind, ComponentRecord, save_record
 from kubeplane.component import etcd, process
 from kubeplane.component.pki import ClusterPKI, create_cluster_pki
 
@@ -26,11 +26,19 @@ STOP_GRACE_SECONDS = 10.0
 Progress = Callable[[str], None]
 
 
+# Leader-elected components started after the API servers, with the `kubeplane` command of each.
+CONTROL_PLANE_CONTROLLERS: dict[ComponentKind, str] = {
+    "controller-manager": "controller-manager",
+    "scheduler": "scheduler",
+}
+
+
 @dataclass(frozen=True)
 class UpOptions:
     kubernetes_version: str
     apiservers: int = 1
     timeout: float = 120.0
+    components: tuple[str, ...] = tuple(CONTROL_PLANE_CONTROLLERS)
 
 
 def _distinct_free_ports(count: int) -> list[int]:
@@ -51,6 +59,10 @@ def _plan(paths: ClusterPaths, options: UpOptions) -> ClusterRecord:
     for index, port in enumerate(apiserver_ports):
         components.append(ComponentRecord(f"apiserver-{index}", "apiserver", f"https://127.0.0.1:{port}",
                                           {"secure": port}))
+    for kind in CONTROL_PLANE_CONTROLLERS:
+        if kind in options.components:
+            # Two replicas, leader-elected, as EKS runs them; only one acts at a time.
+            components += [ComponentRecord(f"{kind}-{i}", kind, "", {}) for i in range(2)]
     return ClusterRecord(
         name=paths.name,
         kubernetesVersion=options.kubernetes_version,
@@ -129,6 +141,19 @@ async def start_cluster(paths: ClusterPaths, options: UpOptions, progress: Progr
         progress(f"{server.name} ready at {server.endpoint} (pid {server.pid})")
 
     kubeconfig_file.write(paths.kubeconfig, kubeconfig_file.admin_kubeconfig(paths.name, record.server, paths.pki))
+    for kind, module in CONTROL_PLANE_CONTROLLERS.items():
+        replicas = record.of_kind(kind)
+        if not replicas:
+            continue
+        kubeconfig = paths.component_kubeconfig(kind)
+        kubeconfig_file.write(kubeconfig, kubeconfig_file.client_kubeconfig(
+            paths.name, record.server, paths.pki, paths.pki.component_cert(kind), paths.pki.component_key(kind)))
+        for replica in replicas:
+            argv = [sys.executable, "-m", "kubeplane.cli", module, f"--kubeconfig={kubeconfig}"]
+            if kind == "controller-manager":
+                argv.append(f"--root-ca-file={paths.pki.ca_cert}")
+            _start(paths, record, replica, argv)
+            progress(f"{replica.name} started (pid {replica.pid}; leader-elected)")
     return record
 
 
@@ -173,7 +198,10 @@ async def component_health(paths: ClusterPaths, record: ClusterRecord) -> dict[s
     async def probe(component: ComponentRecord) -> bool:
         if component.kind == "etcd":
             return await _etcd_healthy(component)
-        return await _apiserver_healthy(component, tls)
+        if component.kind == "apiserver":
+            return await _apiserver_healthy(component, tls)
+        # Leader-elected components serve no health endpoint yet: alive is healthy.
+        return process.is_running(paths.pidfile(component.name))
 
     results = await asyncio.gather(*(probe(c) for c in record.components))
     return {c.name: ok for c, ok in zip(record.components, results, strict=True)}

@@ -7,13 +7,11 @@ import sys
 
 from rich.markup import escape
 
-from kubeplane.cli import apiserver, demo, down, kubeconfig, status, up
+from kubeplane.cli import components, demo, down, kubeconfig, status, up
 from kubeplane.cli.output import CommandError, console
 
-_COMMANDS = (up, down, status, kubeconfig, demo, apiserver)
+_COMMANDS = (up, down, status, kubeconfig, demo, components)
 
-# Component commands take the component's own flags, passed through untouched.
-_PASSTHROUGH = {"apiserver": apiserver.run}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
-    if args_list and args_list[0] in _PASSTHROUGH:
-        return _PASSTHROUGH[args_list[0]](args_list[1:])
+    if args_list and args_list[0] in components.COMPONENTS:
+        return components.run(args_list[0], args_list[1:])
     args = build_parser().parse_args(args_list)
     try:
         exit_code: int = args.run(args)

@@ -21,7 +21,7 @@ from kubeplane.component.pki import ClusterPKI
 # Cluster names become directory names and kubeconfig entries: a DNS label keeps both safe.
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
-ComponentKind = Literal["etcd", "apiserver"]
+ComponentKind = Literal["etcd", "apiserver", "controller-manager", "scheduler"]
 
 
 def kubeplane_home() -> Path:
@@ -74,6 +74,9 @@ class ClusterPaths:
     @property
     def record(self) -> Path:
         return self.root / "cluster.json"
+
+    def component_kubeconfig(self, component: str) -> Path:
+        return self.root / f"{component}.kubeconfig"
 
     @property
     def kubeconfig(self) -> Path:

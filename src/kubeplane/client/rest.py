@@ -210,7 +210,12 @@ class Client:
         while True:
             page = await self.list(resource, namespace, label_selector, field_selector, page_size, continue_,
                                    resource_version if continue_ is None else None)
-            items.extend(page.get("items") or [])
+            # Servers leave TypeMeta out of list items; informers and event recorders want it.
+            kind = str(page.get("kind", "")).removesuffix("List")
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", page.get("apiVersion", ""))
+                item.setdefault("kind", kind)
+                items.append(item)
             metadata = page.get("metadata") or {}
             continue_ = metadata.get("continue")
             if not continue_:

@@ -33,6 +33,9 @@ APISERVER_DNS_NAMES = (
     "kubernetes.default.svc.cluster.local",
 )
 
+# The identities upstream's default RBAC policy binds for the control-plane components.
+CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
+SCHEDULER_USER = "system:kube-scheduler"
 ADMIN_COMMON_NAME = "kubernetes-admin"
 ADMIN_ORGANIZATION = "system:masters"
 
@@ -220,6 +223,12 @@ class ClusterPKI:
     def admin_key(self) -> Path:
         return self.directory / "admin.key"
 
+    def component_cert(self, component: str) -> Path:
+        return self.directory / f"{component}.crt"
+
+    def component_key(self, component: str) -> Path:
+        return self.directory / f"{component}.key"
+
     @property
     def sa_key(self) -> Path:
         return self.directory / "sa.key"
@@ -239,5 +248,13 @@ def create_cluster_pki(directory: Path, service_cidr: str) -> ClusterPKI:
     write_certified_key(issue_apiserver_cert(ca, service_cidr), pki.apiserver_cert, pki.apiserver_key)
     write_certified_key(issue_client_cert(ca, ADMIN_COMMON_NAME, [ADMIN_ORGANIZATION]),
                         pki.admin_cert, pki.admin_key)
+    # Upstream's controller manager acts through one service-account token per controller
+    # (--use-service-account-credentials), which needs service-account tokens (not built yet); until
+    # then it is in system:masters, like a kubeadm controller manager without that flag would need.
+    identities: tuple[tuple[str, str, list[str]], ...] = (("controller-manager", CONTROLLER_MANAGER_USER, [ADMIN_ORGANIZATION]),
+                  ("scheduler", SCHEDULER_USER, []))
+    for component, user, groups in identities:
+        write_certified_key(issue_client_cert(ca, user, groups), pki.component_cert(component),
+                            pki.component_key(component))
     write_signing_key_pair(pki.sa_key, pki.sa_pub)
     return pki

@@ -11,7 +11,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,8 +18,10 @@ from kubeplane.client import (
     ApiError,
     Client,
     Clock,
+    Conflict,
     DeletedFinalStateUnknown,
     EventRecorder,
+    Forbidden,
     Informer,
     RateLimitingQueue,
     RealClock,
@@ -113,16 +114,28 @@ class QueueController(abc.ABC):
             except asyncio.CancelledError:
                 raise
             except Exception as err:
-                log.warning("%s: sync %s failed (retry %d): %s", self.name, key,
-                            self.queue.num_requeues(key), err, exc_info=not _expected(err))
+                # A conflict means the cache was a step behind our own last write: routine.
+                level = logging.INFO if isinstance(err, Conflict) else logging.WARNING
+                log.log(level, "%s: sync %s failed (retry %d): %s", self.name, key,
+                        self.queue.num_requeues(key), err, exc_info=not _expected(err))
                 self.queue.add_rate_limited(key)
             finally:
                 self.queue.done(key)
 
 
+NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"
+
+
+def is_namespace_terminating(err: Exception) -> bool:
+    """A create refused because its namespace is being deleted: nothing to retry or report.
+    Upstream tells by the status cause; the message is the fallback for servers without it."""
+    if not isinstance(err, Forbidden):
+        return False
+    causes = err.details.get("causes") or ()
+    return any(c.get("type") == NAMESPACE_TERMINATING_CAUSE for c in causes) \
+        or "because it is being terminated" in err.message
+
+
 def _expected(err: Exception) -> bool:
     """API errors (conflicts, races with other writers) are routine; others deserve a traceback."""
     return isinstance(err, ApiError | OSError)
-
-
-ControllerConstructor = Callable[[ControllerContext], Controller]

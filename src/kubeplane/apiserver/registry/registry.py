@@ -115,6 +115,8 @@ class Registry:
         if obj is None:
             raise errors.not_found("", "namespaces", namespace)
         if obj["metadata"].get("deletionTimestamp"):
-            raise errors.forbidden(info.group, info.resource, name,
-                                   f"unable to create new content in namespace {namespace} because it is "
-                                   f"being terminated")
+            message = f"unable to create new content in namespace {namespace} because it is being terminated"
+            err = errors.forbidden(info.group, info.resource, name, message)
+            # Controllers recognise this case by the cause type, as upstream's NamespaceLifecycle sets it.
+            err.causes = [errors.Cause("NamespaceTerminating", message, "metadata.namespace")]
+            raise err

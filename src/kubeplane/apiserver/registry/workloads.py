@@ -29,7 +29,13 @@ class WorkloadStrategy(Strategy):
 
 
 class NodeStrategy(Strategy):
+    """Nodes may set every field, status included, on create (the kubelet registers with its
+    capacity); after that, status changes only through /status."""
+
     has_status_subresource = True
+
+    def prepare_for_create(self, ctx: RequestContext, obj: JSON) -> None:
+        pass
 
 
 class CreateOnUpdateStrategy(Strategy):

@@ -28,13 +28,13 @@ NOT_COPIED = frozenset({LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLIC
 MAX_REVISION_HISTORY_CHARS = 2000  # upstream's --deployment-controller revision history bound
 
 
-def annotations(obj: JSON) -> dict[str, str]:
+def annotations_of(obj: JSON) -> dict[str, str]:
     return (obj.get("metadata") or {}).get("annotations") or {}
 
 
 def revision(obj: JSON) -> int:
     try:
-        return int(annotations(obj).get(REVISION, "0"))
+        return int(annotations_of(obj).get(REVISION, "0"))
     except ValueError:
         return 0
 
@@ -86,7 +86,7 @@ def set_new_rs_annotations(deployment: JSON, rs: JSON, new_revision: int, exists
     meta = rs.setdefault("metadata", {})
     rs_annotations: dict[str, str] = dict(meta.get("annotations") or {})
     before = dict(rs_annotations)
-    for key, value in annotations(deployment).items():
+    for key, value in annotations_of(deployment).items():
         if key not in NOT_COPIED:
             rs_annotations[key] = value
     old_text = rs_annotations.get(REVISION, "")
@@ -113,12 +113,12 @@ def replicas_annotations(deployment: JSON) -> dict[str, str]:
 
 
 def replicas_annotations_need_update(rs: JSON, deployment: JSON) -> bool:
-    current = annotations(rs)
+    current = annotations_of(rs)
     return any(current.get(key) != value for key, value in replicas_annotations(deployment).items())
 
 
 def annotated_int(rs: JSON, key: str) -> int | None:
     try:
-        return int(annotations(rs)[key])
+        return int(annotations_of(rs)[key])
     except (KeyError, ValueError):
         return None

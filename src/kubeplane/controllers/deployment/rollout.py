@@ -10,6 +10,7 @@ cleanup and the status with its conditions.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ from kubeplane.controllers.deployment.revisions import (
     DESIRED_REPLICAS,
     REVISION,
     annotated_int,
-    annotations,
+    annotations_of,
     by_creation,
     equal_ignore_hash,
     find_new_replica_set,
@@ -62,7 +63,7 @@ log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 
-def _active(sets: list[JSON | None]) -> list[JSON]:
+def _active(sets: Sequence[JSON | None]) -> list[JSON]:
     return [rs for rs in sets if rs is not None and desired_replicas(rs) > 0]
 
 
@@ -110,7 +111,7 @@ class Rollout:
         if changed or int(rs["spec"].get("minReadySeconds") or 0) != min_ready:
             rs["spec"]["minReadySeconds"] = min_ready
             rs = self._replace(await self.client.update(REPLICASETS, rs))
-        needs_update = self._set_revision(annotations(rs).get(REVISION, ""))
+        needs_update = self._set_revision(annotations_of(rs).get(REVISION, ""))
         status = self.deployment.setdefault("status", {})
         if progress_deadline(self.deployment) is not None and get_condition(status.get("conditions"),
                                                                             PROGRESSING) is None:
@@ -182,7 +183,7 @@ class Rollout:
             return False, rs
         body = clone(rs)
         body["spec"]["replicas"] = size
-        body["metadata"]["annotations"] = {**annotations(rs), **replicas_annotations(self.deployment)}
+        body["metadata"]["annotations"] = {**annotations_of(rs), **replicas_annotations(self.deployment)}
         updated = self._replace(await self.client.update(REPLICASETS, body))
         if resized:
             direction = "up" if size > desired_replicas(rs) else "down"

@@ -24,7 +24,7 @@ def largest_first(sets: list[JSON], newer_first: bool) -> list[JSON]:
 
 
 def _round_half_away(value: float) -> int:
-    return int(math.floor(value + 0.5)) if value >= 0 else -int(math.floor(-value + 0.5))
+    return math.floor(value + 0.5) if value >= 0 else -math.floor(-value + 0.5)
 
 
 def _fraction(rs: JSON, deployment: JSON) -> int:

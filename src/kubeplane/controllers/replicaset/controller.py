@@ -24,7 +24,12 @@ from kubeplane.client import (
 )
 from kubeplane.client.events import NORMAL, WARNING
 from kubeplane.client.resource import PODS, REPLICASETS
-from kubeplane.controllers.controller import ControllerContext, QueueController, unwrap_tombstone
+from kubeplane.controllers.controller import (
+    ControllerContext,
+    QueueController,
+    is_namespace_terminating,
+    unwrap_tombstone,
+)
 from kubeplane.controllers.expectations import Expectations
 from kubeplane.controllers.ownership import (
     ClaimManager,
@@ -40,6 +45,7 @@ from kubeplane.controllers.replicaset.status import calculate_status
 from kubeplane.controllers.slowstart import slow_start_batch
 from kubeplane.controllers.status_writer import write_status
 from kubeplane.machinery.labels import LabelSelector, from_label_selector
+from kubeplane.machinery.objects import clone
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,7 @@ BURST_REPLICAS = 500  # upstream: at most this many creates or deletes per sync
 
 def pod_from_template(rs: JSON, rs_resource: Resource) -> JSON:
     """A pod for ``rs``: the template's metadata and spec, owned by ``rs``, named ``<rs>-xxxxx``."""
-    template = (rs.get("spec") or {}).get("template") or {}
+    template = clone((rs.get("spec") or {}).get("template") or {})  # never share the cached object
     template_meta = template.get("metadata") or {}
     metadata: JSON = {"generateName": f"{rs['metadata']['name']}-", "namespace": rs["metadata"].get("namespace"),
                       "ownerReferences": [new_controller_ref(rs, rs_resource)]}
@@ -205,6 +211,8 @@ class ReplicaSetController(QueueController):
             try:
                 pod = await self.client.create(PODS, body, namespace)
             except Exception as err:
+                if is_namespace_terminating(err):
+                    return  # the namespace controller is emptying it: no point and no error
                 self.recorder.event(rs, WARNING, "FailedCreate", f"Error creating: {err}")
                 raise
             self.recorder.event(rs, NORMAL, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")

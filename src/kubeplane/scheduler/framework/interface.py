@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from kubeplane.client import Client
 from kubeplane.machinery.labels import LabelSelector
 from kubeplane.scheduler.framework.cycle_state import CycleState
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo, Snapshot
@@ -53,6 +54,11 @@ class NodeScore:
 
 class Handle(Protocol):
     """What the framework gives plugins besides the pod and node being looked at."""
+
+    @property
+    def client(self) -> Client:
+        """The API client (binding, preemption); tests hand in a fake."""
+        ...
 
     def snapshot(self) -> Snapshot: ...
 

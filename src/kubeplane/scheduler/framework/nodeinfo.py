@@ -127,6 +127,10 @@ class NodeInfo:
     def pods_with_required_anti_affinity(self) -> list[PodInfo]:
         return [p for p in self.pods if p.affinity.required_anti_affinity]
 
+    def set_node(self, node: JSON) -> None:
+        self.node = node
+        self.__dict__.pop("allocatable", None)  # drop the cached value computed from the old node
+
     def add_pod(self, pod: PodInfo) -> None:
         self.pods.append(pod)
         self.requested.add(pod.requests)

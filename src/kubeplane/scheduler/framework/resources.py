@@ -8,7 +8,7 @@ parser so the API server and the scheduler never disagree about a value.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,9 +139,3 @@ def node_allocatable(node: JSON) -> Resources:
     status = node.get("status") or {}
     return Resources.from_list(status.get("allocatable") or status.get("capacity"))
 
-
-def sum_requests(pods: Iterable[Resources]) -> Resources:
-    total = Resources()
-    for requests in pods:
-        total.add(requests)
-    return total

@@ -1,0 +1,169 @@
+"""``kubeplane controller-manager``: flags -> a client -> leader election -> the controllers.
+
+Flags are kube-controller-manager's where they mean the same. With ``--leader-elect`` (the
+default) only the holder of the Lease kube-system/kube-controller-manager runs controllers,
+so several replicas can run for availability; losing the Lease stops the controllers and the
+process exits (as upstream does) so its supervisor starts it afresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+import socket
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeplane.client import (
+    Client,
+    LeaderCallbacks,
+    LeaderElectionConfig,
+    LeaderElector,
+    LeaseLock,
+    SharedInformerFactory,
+    in_cluster_config,
+    load_kubeconfig,
+)
+from kubeplane.component.logs import setup_logging
+from kubeplane.controllers.controller import ControllerContext
+from kubeplane.controllers.manager import ControllerManager, UnknownControllerError, enabled_controllers
+
+log = logging.getLogger("kubeplane.controller-manager")
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """A Go duration (``15s``, ``1m30s``, ``500ms``) or plain seconds, in seconds."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "t", "yes"):
+        return True
+    if lowered in ("false", "0", "f", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
+
+
+@dataclass
+class Options:
+    kubeconfig: str
+    controllers: list[str]
+    leader_elect: bool
+    leader_elect_lease_duration: float
+    leader_elect_renew_deadline: float
+    leader_elect_retry_period: float
+    leader_elect_resource_namespace: str
+    leader_elect_resource_name: str
+    root_ca_file: str
+    log_file: str
+
+
+def parse_args(argv: list[str]) -> Options:
+    p = argparse.ArgumentParser(prog="kubeplane controller-manager",
+                                description="Runs the controllers that drive the cluster to its desired state.")
+    p.add_argument("--kubeconfig", default="", help="kubeconfig of the API server (default: in-cluster)")
+    p.add_argument("--controllers", default="*",
+                   help="comma-separated: '*' for all on by default, 'foo' to enable, '-foo' to disable")
+    p.add_argument("--leader-elect", type=parse_bool, nargs="?", const=True, default=True)
+    p.add_argument("--leader-elect-lease-duration", type=parse_duration, default=15.0)
+    p.add_argument("--leader-elect-renew-deadline", type=parse_duration, default=10.0)
+    p.add_argument("--leader-elect-retry-period", type=parse_duration, default=2.0)
+    p.add_argument("--leader-elect-resource-namespace", default="kube-system")
+    p.add_argument("--leader-elect-resource-name", default="kube-controller-manager")
+    p.add_argument("--root-ca-file", default="",
+                   help="CA bundle published as kube-root-ca.crt in every namespace")
+    p.add_argument("--log-file", default="")
+    ns = vars(p.parse_args(argv))
+    ns["controllers"] = [c.strip() for c in ns["controllers"].split(",") if c.strip()]
+    opts = Options(**ns)
+    try:
+        enabled_controllers(opts.controllers)
+    except UnknownControllerError as err:
+        p.error(f"--controllers: {err}")
+    if opts.leader_elect:
+        try:
+            election_config(opts)
+        except ValueError as err:
+            p.error(str(err))
+    return opts
+
+
+def election_config(opts: Options) -> LeaderElectionConfig:
+    return LeaderElectionConfig(lease_duration=opts.leader_elect_lease_duration,
+                                renew_deadline=opts.leader_elect_renew_deadline,
+                                retry_period=opts.leader_elect_retry_period)
+
+
+def identity() -> str:
+    """Upstream's: the host name plus a UUID, so two processes on one host differ."""
+    return f"{socket.gethostname()}_{uuid.uuid4()}"
+
+
+async def run(opts: Options, stop: asyncio.Event) -> None:
+    config = load_kubeconfig(opts.kubeconfig) if opts.kubeconfig else in_cluster_config()
+    root_ca = Path(opts.root_ca_file).read_bytes() if opts.root_ca_file else b""
+    async with Client(config, component="controller-manager") as client:
+
+        async def run_controllers() -> None:
+            ctx = ControllerContext(client, SharedInformerFactory(client), root_ca=root_ca)
+            await ControllerManager(ctx, enabled_controllers(opts.controllers)).run()
+
+        if opts.leader_elect:
+            lock = LeaseLock(client, opts.leader_elect_resource_namespace, opts.leader_elect_resource_name,
+                             identity())
+            work = LeaderElector(lock, LeaderCallbacks(on_started_leading=run_controllers),
+                                 election_config(opts)).run()
+        else:
+            work = run_controllers()
+        task = asyncio.ensure_future(work)
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pending in (task, stopper):
+                pending.cancel()
+            await asyncio.gather(task, stopper, return_exceptions=True)
+        if task.done() and not task.cancelled() and not stop.is_set():
+            task.result()  # surface a crash
+            log.error("leader election lost")
+            raise SystemExit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging("controller-manager", opts.log_file or None)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run(opts, stop)
+
+    asyncio.run(runner())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,137 @@
+"""The kube-scheduler process: ``python -m kubeplane.scheduler.app --kubeconfig=... [--config=...]``.
+
+With leader election (the default) replicas campaign for the Lease kube-system/kube-scheduler
+and only the holder schedules; a leader that loses the Lease exits (as upstream does) so that
+the supervisor restarts it as a fresh candidate with empty caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import uuid
+from dataclasses import replace
+
+from kubeplane.client import (
+    Client,
+    LeaderCallbacks,
+    LeaderElectionConfig,
+    LeaderElector,
+    LeaseLock,
+    in_cluster_config,
+    load_kubeconfig,
+)
+from kubeplane.component.logs import setup_logging
+from kubeplane.scheduler.framework.config import ConfigError, SchedulerConfig, load_config, parse_duration
+from kubeplane.scheduler.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+EXIT_LOST_LEASE = 1
+EXIT_BAD_CONFIG = 2
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {value!r}")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kube-scheduler", description="kubeplane kube-scheduler")
+    parser.add_argument("--kubeconfig", default="", help="kubeconfig file (default: in-cluster)")
+    parser.add_argument("--config", default="", help="KubeSchedulerConfiguration file (YAML)")
+    parser.add_argument("--leader-elect", type=_bool, nargs="?", const=True, default=None,
+                        help="campaign for the Lease before scheduling (default true)")
+    parser.add_argument("--leader-elect-lease-duration", default=None)
+    parser.add_argument("--leader-elect-renew-deadline", default=None)
+    parser.add_argument("--leader-elect-retry-period", default=None)
+    parser.add_argument("--leader-elect-resource-namespace", default=None)
+    parser.add_argument("--leader-elect-resource-name", default=None)
+    parser.add_argument("--identity", default="", help="leader election identity (default: host_uuid)")
+    parser.add_argument("--log-file", default="")
+    return parser.parse_args(argv)
+
+
+def build_config(opts: argparse.Namespace) -> SchedulerConfig:
+    """The config file, with command-line flags taking precedence (as upstream's deprecated flags do)."""
+    config = load_config(opts.config) if opts.config else SchedulerConfig()
+    election = config.leader_election
+    overrides = {
+        "leader_elect": opts.leader_elect,
+        "lease_duration": None if opts.leader_elect_lease_duration is None
+        else parse_duration(opts.leader_elect_lease_duration),
+        "renew_deadline": None if opts.leader_elect_renew_deadline is None
+        else parse_duration(opts.leader_elect_renew_deadline),
+        "retry_period": None if opts.leader_elect_retry_period is None
+        else parse_duration(opts.leader_elect_retry_period),
+        "resource_namespace": opts.leader_elect_resource_namespace,
+        "resource_name": opts.leader_elect_resource_name,
+    }
+    config.leader_election = replace(election, **{k: v for k, v in overrides.items() if v is not None})
+    if opts.kubeconfig:
+        config.kubeconfig = opts.kubeconfig
+    return config
+
+
+async def run(config: SchedulerConfig, stop: asyncio.Event, identity: str = "") -> int:
+    client_config = load_kubeconfig(config.kubeconfig) if config.kubeconfig else in_cluster_config()
+    async with Client(client_config, component="kube-scheduler") as client:
+        scheduler = Scheduler(client, config)
+        election = config.leader_election
+        if election.leader_elect:
+            identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
+            elector = LeaderElector(
+                LeaseLock(client, election.resource_namespace, election.resource_name, identity),
+                LeaderCallbacks(on_started_leading=scheduler.run),
+                LeaderElectionConfig(election.lease_duration, election.renew_deadline, election.retry_period))
+            work = asyncio.get_running_loop().create_task(elector.run())
+        else:
+            work = asyncio.get_running_loop().create_task(scheduler.run())
+        stopper = asyncio.get_running_loop().create_task(stop.wait())
+        await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if work.done():
+            # Leader election returns only when the lease was lost.
+            log.error("leaderelection lost" if election.leader_elect else "scheduler stopped")
+            with contextlib.suppress(asyncio.CancelledError):
+                work.result()
+            return EXIT_LOST_LEASE
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging("scheduler", opts.log_file or None)
+    try:
+        config = build_config(opts)
+    except (ConfigError, OSError) as err:
+        log.error("%s", err)
+        return EXIT_BAD_CONFIG
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+
+    async def runner() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await run(config, stop, opts.identity or os.environ.get("KUBEPLANE_SCHEDULER_IDENTITY", ""))
+
+    return asyncio.run(runner())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

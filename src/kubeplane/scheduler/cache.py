@@ -1,0 +1,107 @@
+"""The scheduler's view of nodes and the pods on them, including pods it has *assumed*.
+
+Once the scheduler decides a pod goes to a node, it assumes the pod there immediately, so the
+next scheduling cycle counts it even though the binding has not reached the API (or come back
+through the informer) yet. The informer's copy replaces the assumed one when it shows up; a
+failed binding forgets it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo, Snapshot, pod_key
+
+JSON = dict[str, Any]
+
+
+def node_name_of(pod: JSON) -> str:
+    return str((pod.get("spec") or {}).get("nodeName") or "")
+
+
+class Cache:
+    def __init__(self) -> None:
+        self._nodes: dict[str, JSON] = {}
+        # Pods may arrive before their node does; their NodeInfo waits with a placeholder node.
+        self._infos: dict[str, NodeInfo] = {}
+        self._pod_nodes: dict[str, str] = {}  # pod key -> node it is counted on
+        self.assumed: set[str] = set()
+
+    def _info(self, node_name: str) -> NodeInfo:
+        info = self._infos.get(node_name)
+        if info is None:
+            info = NodeInfo(self._nodes.get(node_name) or {"metadata": {"name": node_name}})
+            self._infos[node_name] = info
+        return info
+
+    # -- nodes --------------------------------------------------------------------------------------
+
+    def add_node(self, node: JSON) -> None:
+        name = str(node["metadata"]["name"])
+        self._nodes[name] = node
+        self._info(name).set_node(node)
+
+    update_node = add_node
+
+    def remove_node(self, node: JSON) -> None:
+        name = str(node["metadata"]["name"])
+        self._nodes.pop(name, None)
+        info = self._infos.get(name)
+        if info is not None and not info.pods:
+            del self._infos[name]
+
+    # -- pods -------------------------------------------------------------------------------------
+
+    def add_pod(self, pod: JSON) -> None:
+        """An assigned pod the informer shows (confirms an assumed pod, if it was one)."""
+        key = pod_key(pod)
+        self._remove(key)
+        self.assumed.discard(key)
+        self._place(key, pod)
+
+    update_pod = add_pod
+
+    def remove_pod(self, pod: JSON) -> None:
+        key = pod_key(pod)
+        self._remove(key)
+        self.assumed.discard(key)
+
+    def assume(self, pod: JSON, node_name: str) -> JSON:
+        assumed = copy.deepcopy(pod)
+        assumed.setdefault("spec", {})["nodeName"] = node_name
+        key = pod_key(pod)
+        self._remove(key)
+        self._place(key, assumed)
+        self.assumed.add(key)
+        return assumed
+
+    def forget(self, pod: JSON) -> None:
+        key = pod_key(pod)
+        if key in self.assumed:
+            self._remove(key)
+            self.assumed.discard(key)
+
+    def is_assumed(self, pod: JSON) -> bool:
+        return pod_key(pod) in self.assumed
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(info.clone() for name, info in self._infos.items() if name in self._nodes)
+
+    def node_count(self) -> int:
+        return len(self._nodes)
+
+    def _place(self, key: str, pod: JSON) -> None:
+        node_name = node_name_of(pod)
+        self._info(node_name).add_pod(PodInfo(pod))
+        self._pod_nodes[key] = node_name
+
+    def _remove(self, key: str) -> None:
+        node_name = self._pod_nodes.pop(key, None)
+        if node_name is None:
+            return
+        info = self._infos.get(node_name)
+        if info is not None:
+            info.remove_pod(key)
+            if not info.pods and node_name not in self._nodes:
+                del self._infos[node_name]

@@ -1,0 +1,1 @@
+"""Matching rules several plugins share (tolerations, node selectors)."""

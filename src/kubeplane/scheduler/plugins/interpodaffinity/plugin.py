@@ -1,0 +1,157 @@
+"""InterPodAffinity: place pods near (affinity) or away from (anti-affinity) pods they select.
+
+Counts are kept per topology pair (key, value): PreFilter counts once over the snapshot, and
+Filter only looks up the node's pairs. Existing pods' required anti-affinity is symmetric: a pod
+may not land in a domain whose pods refuse it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from kubeplane.scheduler.framework.affinity_terms import AffinityTerm, WeightedAffinityTerm
+from kubeplane.scheduler.framework.cycle_state import CycleState
+from kubeplane.scheduler.framework.interface import MAX_NODE_SCORE, Handle, NodeScore, PreFilterResult
+from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
+from kubeplane.scheduler.framework.registry import PluginArgs
+from kubeplane.scheduler.framework.status import Status
+
+NAME = "InterPodAffinity"
+ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
+ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules"
+ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
+_FILTER_KEY = "PreFilter" + NAME
+_SCORE_KEY = "PreScore" + NAME
+
+Pair = tuple[str, str]
+
+
+@dataclass
+class FilterState:
+    existing_anti_affinity: Counter[Pair] = field(default_factory=Counter)
+    affinity: Counter[Pair] = field(default_factory=Counter)
+    anti_affinity: Counter[Pair] = field(default_factory=Counter)
+
+
+def _pair(term: AffinityTerm, node: NodeInfo) -> Pair | None:
+    value = node.labels.get(term.topology_key)
+    return None if value is None else (term.topology_key, value)
+
+
+class InterPodAffinity:
+    name = NAME
+
+    def __init__(self, args: PluginArgs, handle: Handle) -> None:
+        self.handle = handle
+        self.hard_pod_affinity_weight = int(args.get("hardPodAffinityWeight", 1))
+        self.ignore_preferred_terms_of_existing_pods = bool(args.get("ignorePreferredTermsOfExistingPods", False))
+
+    def _matches(self, term: AffinityTerm, pod: PodInfo) -> bool:
+        return term.matches(pod.pod, self.handle.namespace_labels)
+
+    def _matches_all(self, terms: Iterable[AffinityTerm], pod: PodInfo) -> bool:
+        return all(self._matches(term, pod) for term in terms)
+
+    # -- filtering -------------------------------------------------------------------------------
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> tuple[PreFilterResult | None, Status]:
+        snapshot = self.handle.snapshot()
+        counts = FilterState()
+        for node in snapshot.have_pods_with_required_anti_affinity:
+            for existing in node.pods_with_required_anti_affinity:
+                for term in existing.affinity.required_anti_affinity:
+                    pair = _pair(term, node)
+                    if pair is not None and self._matches(term, pod):
+                        counts.existing_anti_affinity[pair] += 1
+        affinity, anti_affinity = pod.affinity.required_affinity, pod.affinity.required_anti_affinity
+        if affinity or anti_affinity:
+            for node in snapshot.node_infos:
+                for existing in node.pods:
+                    if affinity and self._matches_all(affinity, existing):
+                        for term in affinity:
+                            if (pair := _pair(term, node)) is not None:
+                                counts.affinity[pair] += 1
+                    for term in anti_affinity:
+                        if (pair := _pair(term, node)) is not None and self._matches(term, existing):
+                            counts.anti_affinity[pair] += 1
+        state.write(_FILTER_KEY, counts)
+        return None, Status()
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        counts: FilterState = state.read(_FILTER_KEY)
+        if any(counts.existing_anti_affinity.get(pair, 0) > 0 for pair in node.labels.items()):
+            return Status.unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY)
+        for term in pod.affinity.required_anti_affinity:
+            pair = _pair(term, node)
+            if pair is not None and counts.anti_affinity.get(pair, 0) > 0:
+                return Status.unschedulable(ERR_REASON_ANTI_AFFINITY)
+        if not self._satisfies_affinity(counts, pod, node):
+            return Status.unschedulable(ERR_REASON_AFFINITY, unresolvable=True)
+        return Status()
+
+    def _satisfies_affinity(self, counts: FilterState, pod: PodInfo, node: NodeInfo) -> bool:
+        terms = pod.affinity.required_affinity
+        pods_exist = True
+        for term in terms:
+            pair = _pair(term, node)
+            if pair is None:
+                return False
+            if counts.affinity.get(pair, 0) <= 0:
+                pods_exist = False
+        if pods_exist:
+            return True
+        # The first pod of a group that selects itself must be allowed somewhere.
+        return not counts.affinity and self._matches_all(terms, pod)
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
+        snapshot = self.handle.snapshot()
+        own_preferred = bool(pod.affinity.preferred_affinity or pod.affinity.preferred_anti_affinity)
+        candidates = snapshot.node_infos if own_preferred else snapshot.have_pods_with_affinity
+        if not candidates:
+            return Status.skip()
+        scores: Counter[Pair] = Counter()
+        for node in candidates:
+            existing_pods = node.pods if own_preferred else node.pods_with_affinity
+            for existing in existing_pods:
+                self._score_existing(pod, existing, node, scores)
+        state.write(_SCORE_KEY, scores)
+        return Status()
+
+    def _add(self, scores: Counter[Pair], terms: Iterable[WeightedAffinityTerm], subject: PodInfo,
+             node: NodeInfo, sign: int) -> None:
+        for weighted in terms:
+            pair = _pair(weighted.term, node)
+            if pair is not None and self._matches(weighted.term, subject):
+                scores[pair] += sign * weighted.weight
+
+    def _score_existing(self, pod: PodInfo, existing: PodInfo, node: NodeInfo, scores: Counter[Pair]) -> None:
+        self._add(scores, pod.affinity.preferred_affinity, existing, node, 1)
+        self._add(scores, pod.affinity.preferred_anti_affinity, existing, node, -1)
+        if self.hard_pod_affinity_weight > 0:
+            required = [WeightedAffinityTerm(t, self.hard_pod_affinity_weight)
+                        for t in existing.affinity.required_affinity]
+            self._add(scores, required, pod, node, 1)
+        if not self.ignore_preferred_terms_of_existing_pods:
+            self._add(scores, existing.affinity.preferred_affinity, pod, node, 1)
+            self._add(scores, existing.affinity.preferred_anti_affinity, pod, node, -1)
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> tuple[int, Status]:
+        scores: Mapping[Pair, int] = state.read(_SCORE_KEY)
+        return sum(scores.get(pair, 0) for pair in node.labels.items()), Status()
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[NodeScore]) -> Status:
+        if not scores:
+            return Status()
+        lowest, highest = min(s.score for s in scores), max(s.score for s in scores)
+        spread = highest - lowest
+        for s in scores:
+            s.score = MAX_NODE_SCORE * (s.score - lowest) // spread if spread > 0 else 0
+        return Status()
+
+
+def new(args: PluginArgs, handle: Handle) -> InterPodAffinity:
+    return InterPodAffinity(args, handle)

@@ -1,0 +1,1 @@
+"""NodeResourcesFit (requests fit, scoring strategies) and NodeResourcesBalancedAllocation."""
