@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -105,7 +106,9 @@ class EventRecorder:
             except NotFound:
                 del self._seen[key]  # expired by the server's event TTL: start a new one
         namespace = ref.get("namespace") or "default"
-        name = f"{ref.get('name', 'unknown')}.{int(self.clock.wall().timestamp() * 1e9):x}"
+        # Time plus a random tail: two events in one clock tick (a frozen test clock, or a busy
+        # recorder) must not collide, as upstream names events.
+        name = f"{ref.get('name', 'unknown')}.{int(self.clock.wall().timestamp() * 1e9):x}{secrets.token_hex(2)}"
         body = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": namespace},
                 "involvedObject": ref, "reason": reason, "message": message, "type": event_type,
                 "source": self.source, "count": 1, "firstTimestamp": now, "lastTimestamp": now,
