@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import ipaddress
 import logging
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from kubeplane.apiserver.registry.registry import Registry, RegistryConfig
 from kubeplane.apiserver.server import APIServer, HealthChecks, server_ssl_context
 from kubeplane.catalog import DEFAULT_VERSION, Catalog
 from kubeplane.component.logs import setup_logging
+from kubeplane.component.signals import run_until_signalled
 from kubeplane.storage.cacher.cacher import Cacher
 from kubeplane.storage.etcd3 import Etcd3Storage
 
@@ -166,20 +165,7 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging("apiserver", opts.log_file or None)
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
-
-    async def runner() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await run(opts, stop)
-
-    asyncio.run(runner())
-    return 0
+    return run_until_signalled(lambda stop: run(opts, stop))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import re
-import signal
 import socket
 import sys
 import uuid
@@ -31,6 +29,7 @@ from kubeplane.client import (
     load_kubeconfig,
 )
 from kubeplane.component.logs import setup_logging
+from kubeplane.component.signals import run_until_signalled
 from kubeplane.controllers.controller import ControllerContext
 from kubeplane.controllers.manager import ControllerManager, UnknownControllerError, enabled_controllers
 
@@ -149,20 +148,7 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging("controller-manager", opts.log_file or None)
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
-
-    async def runner() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await run(opts, stop)
-
-    asyncio.run(runner())
-    return 0
+    return run_until_signalled(lambda stop: run(opts, stop))
 
 
 if __name__ == "__main__":

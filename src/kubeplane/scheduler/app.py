@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import sys
 import uuid
@@ -28,6 +27,7 @@ from kubeplane.client import (
     load_kubeconfig,
 )
 from kubeplane.component.logs import setup_logging
+from kubeplane.component.signals import run_until_signalled
 from kubeplane.scheduler.framework.config import ConfigError, SchedulerConfig, load_config, parse_duration
 from kubeplane.scheduler.scheduler import Scheduler
 
@@ -118,19 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OSError) as err:
         log.error("%s", err)
         return EXIT_BAD_CONFIG
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
-
-    async def runner() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        return await run(config, stop, opts.identity or os.environ.get("KUBEPLANE_SCHEDULER_IDENTITY", ""))
-
-    return asyncio.run(runner())
+    identity = opts.identity or os.environ.get("KUBEPLANE_SCHEDULER_IDENTITY", "")
+    return run_until_signalled(lambda stop: run(config, stop, identity))
 
 
 if __name__ == "__main__":
