@@ -7,6 +7,7 @@ namespaces. The server gets its own etcd key prefix, PKI and free port, and is s
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import ssl
@@ -49,6 +50,19 @@ class APIServerProcess:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
 
+    def compact_etcd(self) -> int:
+        """Compact etcd's history up to its current revision (through etcd's JSON gateway); returns it.
+        Affects every server on this etcd: history before it is gone for all of them."""
+        def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            req = urllib.request.Request(self.etcd_url + path, data=json.dumps(body).encode(), method="POST")
+            with urllib.request.urlopen(req, timeout=10) as response:
+                result: dict[str, Any] = json.loads(response.read())
+                return result
+
+        revision = int(call("/v3/kv/range", {"key": base64.b64encode(b"/").decode()})["header"]["revision"])
+        call("/v3/kv/compaction", {"revision": revision, "physical": True})
+        return revision
+
     def ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
         context.load_cert_chain(str(self.pki.admin_cert), str(self.pki.admin_key))
@@ -57,8 +71,6 @@ class APIServerProcess:
     def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json",
                 headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
         """A raw HTTPS request as the admin; returns (status, decoded JSON or text, headers)."""
-        import json
-
         data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.url + path, data=data, method=method,
                                      headers={"Content-Type": content_type, **(headers or {})})
@@ -149,6 +161,16 @@ def apiserver(etcd_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     stop_apiserver(server)
     if os.environ.get("KUBEPLANE_KEEP_LOGS") is None:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def small_cache_apiserver(apiserver: APIServerProcess, tmp_path: Path) -> Iterator[APIServerProcess]:
+    """A second API server over the session's etcd whose watch cache keeps only 3 events of history,
+    so tests can push a resourceVersion out of its window quickly."""
+    server = start_apiserver(tmp_path, apiserver.etcd_url, f"/kp-{uuid.uuid4().hex[:8]}/registry",
+                             pki=apiserver.pki, extra=("--watch-cache-size=3",))
+    yield server
+    stop_apiserver(server)
 
 
 @pytest.fixture

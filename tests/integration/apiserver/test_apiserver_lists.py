@@ -4,7 +4,6 @@ write options dryRun and fieldValidation."""
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
@@ -237,38 +236,12 @@ def test_watch_bookmarks(apiserver: Any, namespace: str) -> None:
     assert [e for e in without if e["type"] == "BOOKMARK"] == []
 
 
-def compact_etcd(etcd_url: str) -> int:
-    """Compact etcd's history up to its current revision (through etcd's JSON gateway); returns it."""
-    def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
-        request = urllib.request.Request(etcd_url + path, data=json.dumps(body).encode(), method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            result: dict[str, Any] = json.loads(response.read())
-            return result
-
-    revision = int(call("/v3/kv/range", {"key": base64.b64encode(b"/").decode()})["header"]["revision"])
-    call("/v3/kv/compaction", {"revision": revision, "physical": True})
-    return revision
-
-
-@pytest.fixture
-def small_cache_apiserver(request: pytest.FixtureRequest, apiserver: Any, tmp_path: Path) -> Iterator[Any]:
-    """A second API server over the same etcd whose watch cache keeps only 3 events of history."""
-    # tests/integration/conftest.py cannot be imported by name (tests are not packages); pytest
-    # has it loaded as a plugin.
-    harness = next(plugin for plugin in request.config.pluginmanager.get_plugins()
-                   if hasattr(plugin, "start_apiserver"))
-    server = harness.start_apiserver(tmp_path, apiserver.etcd_url, f"/kp-{uuid.uuid4().hex[:8]}/registry",
-                                     pki=apiserver.pki, extra=("--watch-cache-size=3",))
-    yield server
-    harness.stop_apiserver(server)
-
-
 def test_watch_from_a_too_old_resource_version_is_gone(small_cache_apiserver: Any) -> None:
     server = small_cache_apiserver
     first = expect(create_configmap(server, "default", "old"), 201)["metadata"]["resourceVersion"]
     for i in range(5):  # push "old" out of the watch cache's window
         expect(create_configmap(server, "default", f"newer-{i}"), 201)
-    compact_etcd(server.etcd_url)  # and out of etcd's history
+    server.compact_etcd()  # and out of etcd's history
     status, body, _ = server.request("GET", configmaps("default", watch="true", resourceVersion=first,
                                                        timeoutSeconds="2"))
     if status == 200:  # upstream answers 200 and a single ERROR event

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -69,30 +65,6 @@ async def test_shared_informer_follows_changes(client: Client, namespace: str) -
         await factory.shutdown()
 
 
-@pytest.fixture
-def small_cache_apiserver(request: pytest.FixtureRequest, apiserver: Any, tmp_path: Any) -> Iterator[Any]:
-    """A second API server over the same etcd whose watch cache keeps only a few events."""
-    # tests/integration/conftest.py is loaded by pytest as a plugin, not importable by name.
-    harness = next(plugin for plugin in request.config.pluginmanager.get_plugins()
-                   if hasattr(plugin, "start_apiserver"))
-    server = harness.start_apiserver(tmp_path, apiserver.etcd_url, f"/kp-{uuid.uuid4().hex[:8]}/registry",
-                                     pki=apiserver.pki, extra=("--watch-cache-size=3",))
-    yield server
-    harness.stop_apiserver(server)
-
-
-def compact_etcd(etcd_url: str) -> None:
-    """Compact etcd's history to its current revision (through etcd's JSON gateway)."""
-    def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
-        req = urllib.request.Request(etcd_url + path, data=json.dumps(body).encode(), method="POST")
-        with urllib.request.urlopen(req, timeout=10) as response:
-            result: dict[str, Any] = json.loads(response.read())
-            return result
-
-    revision = int(call("/v3/kv/range", {"key": base64.b64encode(b"/").decode()})["header"]["revision"])
-    call("/v3/kv/compaction", {"revision": revision, "physical": True})
-
-
 async def test_informer_relists_when_its_version_is_gone(small_cache_apiserver: Any) -> None:
     server = small_cache_apiserver
     run = uuid.uuid4().hex[:8]
@@ -118,7 +90,7 @@ async def test_informer_relists_when_its_version_is_gone(small_cache_apiserver: 
         await client.create(CONFIGMAPS, labelled("new"))
         for i in range(5):
             await client.create(CONFIGMAPS, configmap(f"filler-{i}-{run}", "default"))
-        compact_etcd(server.etcd_url)
+        server.compact_etcd()
         with pytest.raises(Expired):
             async for _ in client.watch(CONFIGMAPS, "default", resource_version=stale, timeout_seconds=5):
                 pass
