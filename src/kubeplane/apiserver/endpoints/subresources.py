@@ -93,7 +93,6 @@ async def evict_pod(ctx: RequestContext, pods: Store, pdbs: Store | None, name: 
             if (pdb.get("status") or {}).get("disruptionsAllowed", 0) < 1:
                 err = errors.too_many_requests(
                     "Cannot evict pod as it would violate the pod's disruption budget.", retry_after=0)
-                err.retry_after_seconds = 0
                 err.causes = [Cause("DisruptionBudget",
                                     f"The disruption budget {pdb['metadata']['name']} needs "
                                     f"{(pdb.get('status') or {}).get('desiredHealthy', 0)} healthy pods and has "

@@ -106,6 +106,7 @@ class BitmapRange:
     async def repair(self, in_use: set[int]) -> set[int]:
         """Mark ``in_use`` allocated; free offsets leaked on this and the previous pass. Returns freed."""
         freed: set[int] = set()
+        still_suspected: set[int] = set()
 
         async def update(current: JSON | None) -> JSON:
             bits = self._load(current)
@@ -117,11 +118,12 @@ class BitmapRange:
             for o in in_use:
                 if 0 <= o < self.size:
                     self._set(bits, o, True)
-            self._next_suspects = leaked - freed
+            still_suspected.clear()
+            still_suspected.update(leaked - freed)
             return self._dump(bits)
 
         await self.storage.guaranteed_update(self.key, update, ignore_not_found=True)
-        self._suspected_leaks = self._next_suspects
+        self._suspected_leaks = still_suspected
         return freed
 
 

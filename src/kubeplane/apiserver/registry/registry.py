@@ -69,7 +69,6 @@ class Registry:
         self.catalog = catalog
         self.config = config
         self.stores: dict[tuple[str, str, str], Store] = {}
-        self._raw = storage_for
         for info in catalog.resources:
             if "list" not in info.verbs:
                 continue
@@ -101,8 +100,7 @@ class Registry:
         return self.stores.get((group, version, resource))
 
     def core(self, resource: str) -> Store:
-        store = self.stores[("", "v1", resource)]
-        return store
+        return self.stores[("", "v1", resource)]
 
     async def _namespace_guard(self, ctx: RequestContext, namespace: str, info: ResourceInfo,
                                name: str) -> None:

@@ -77,8 +77,7 @@ class Store:
         self.info = info
         self.strategy = strategy
         self.storage = storage
-        # e.g. /registry/pods or /registry/apps/deployments? We follow upstream: group-less keys for
-        # built-in resources, the caller decides.
+        # e.g. /registry/pods; the registry chooses (see registry.key_root).
         self.key_root = key_root.rstrip("/")
         self.namespace_guard = namespace_guard
         self.schemas = schemas(strategy.minor)
