@@ -27,9 +27,10 @@ from kubeplane.apiserver.authz.live import LiveRBACSource
 from kubeplane.apiserver.bootstrap import bootstrap
 from kubeplane.apiserver.registry.registry import Registry, RegistryConfig
 from kubeplane.apiserver.server import APIServer, HealthChecks, server_ssl_context
-from kubeplane.catalog import DEFAULT_VERSION, Catalog
+from kubeplane.catalog import DEFAULT_VERSION, Catalog, ResourceInfo
 from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
+from kubeplane.machinery import fields
 from kubeplane.storage.cacher.cacher import Cacher
 from kubeplane.storage.etcd3 import Etcd3Storage
 
@@ -113,8 +114,11 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
     raw = Etcd3Storage(etcd_url)
     cachers: list[Cacher] = []
 
-    def storage_for(prefix: str) -> Cacher:
-        cacher = Cacher(raw, prefix, capacity=opts.watch_cache_size, bookmark_interval=opts.bookmark_interval)
+    def storage_for(prefix: str, info: ResourceInfo | None) -> Cacher:
+        # Cached objects keep only what the resource's selectors read beside their encoded bytes.
+        projection = fields.selectable_projection(info.group, info.resource) if info else None
+        cacher = Cacher(raw, prefix, capacity=opts.watch_cache_size, bookmark_interval=opts.bookmark_interval,
+                        projection=projection)
         cachers.append(cacher)
         return cacher
 

@@ -147,19 +147,28 @@ def _first_pod_ip(obj: JSON) -> str:
     return _string(obj, "status.podIP")
 
 
-def _reader(path: str) -> Callable[[JSON], str]:
-    def read(obj: JSON) -> str:
-        return _string(obj, path)
+@dataclass(frozen=True)
+class Extractor:
+    """One selectable field: how to compute its string value, and which object paths it reads
+    (so a cache can keep just those paths of each object and still evaluate any selector)."""
 
-    return read
+    read: Callable[[JSON], str]
+    sources: tuple[str, ...]
+
+    def __call__(self, obj: JSON) -> str:
+        return self.read(obj)
 
 
-def _paths(**label_to_path: str) -> dict[str, Callable[[JSON], str]]:
-    return {label: _reader(path) for label, path in label_to_path.items()}
+def _typed(convert: Callable[[JSON, str], str], path: str) -> Extractor:
+    return Extractor(lambda obj: convert(obj, path), (path,))
 
 
-_META_NAME = {"metadata.name": lambda o: _string(o, "metadata.name")}
-_META_NAMESPACE = {"metadata.namespace": lambda o: _string(o, "metadata.namespace")}
+def _paths(**label_to_path: str) -> dict[str, Extractor]:
+    return {label: _typed(_string, path) for label, path in label_to_path.items()}
+
+
+_META_NAME = _paths(**{"metadata.name": "metadata.name"})
+_META_NAMESPACE = _paths(**{"metadata.namespace": "metadata.namespace"})
 _META = {**_META_NAME, **_META_NAMESPACE}
 
 
@@ -167,7 +176,7 @@ _META = {**_META_NAME, **_META_NAMESPACE}
 class FieldSpec:
     """The labels a resource can be selected by, and the message for any other label."""
 
-    extractors: Mapping[str, Callable[[JSON], str]]
+    extractors: Mapping[str, Extractor]
     unsupported: Callable[[str], str] = field(default=lambda label: f"field label not supported: {label}")
     aliases: Mapping[str, str] = field(default_factory=dict)  # old label -> current label
 
@@ -224,19 +233,19 @@ _SPECS: dict[tuple[str, str], FieldSpec] = {
                     "spec.schedulerName": "spec.schedulerName",
                     "spec.serviceAccountName": "spec.serviceAccountName", "status.phase": "status.phase",
                     "status.nominatedNodeName": "status.nominatedNodeName"}),
-        "spec.hostNetwork": lambda o: _boolean(o, "spec.hostNetwork"),
-        "status.podIP": _first_pod_ip,
-        "status.podIPs": _first_pod_ip,
+        "spec.hostNetwork": _typed(_boolean, "spec.hostNetwork"),
+        "status.podIP": Extractor(_first_pod_ip, ("status.podIPs", "status.podIP")),
+        "status.podIPs": Extractor(_first_pod_ip, ("status.podIPs", "status.podIP")),
     }, aliases={"spec.host": "spec.nodeName"}),
-    ("", "nodes"): FieldSpec({**_META_NAME, "spec.unschedulable": lambda o: _boolean(o, "spec.unschedulable")}),
-    ("", "replicationcontrollers"): FieldSpec({**_META, "status.replicas": lambda o: _integer(o, "status.replicas")}),
+    ("", "nodes"): FieldSpec({**_META_NAME, "spec.unschedulable": _typed(_boolean, "spec.unschedulable")}),
+    ("", "replicationcontrollers"): FieldSpec({**_META, "status.replicas": _typed(_integer, "status.replicas")}),
     ("", "events"): FieldSpec(_CORE_EVENT_FIELDS),
     ("events.k8s.io", "events"): FieldSpec(_EVENTS_V1_FIELDS),
     ("", "namespaces"): FieldSpec({**_META_NAME, **_paths(**{"status.phase": "status.phase"})}),
     ("", "secrets"): FieldSpec({**_META, **_paths(type="type")}),
     ("", "services"): FieldSpec({**_META, **_paths(**{"spec.clusterIP": "spec.clusterIP", "spec.type": "spec.type"})}),
-    ("apps", "replicasets"): FieldSpec({**_META, "status.replicas": lambda o: _integer(o, "status.replicas")}),
-    ("batch", "jobs"): FieldSpec({**_META, "status.successful": lambda o: _integer(o, "status.succeeded")},
+    ("apps", "replicasets"): FieldSpec({**_META, "status.replicas": _typed(_integer, "status.replicas")}),
+    ("batch", "jobs"): FieldSpec({**_META, "status.successful": _typed(_integer, "status.succeeded")},
                                  unsupported=lambda label: f'field label "{label}" not supported for batchv1.Job'),
     ("certificates.k8s.io", "certificatesigningrequests"): FieldSpec(
         {**_META_NAME, **_paths(**{"spec.signerName": "spec.signerName"})}),
@@ -263,6 +272,34 @@ def field_getter(group: str, resource: str) -> FieldGetter:
         return {label: extract(obj) for label, extract in extractors.items()}
 
     return selectable_fields
+
+
+def selectable_projection(group: str, resource: str) -> Callable[[JSON], JSON]:
+    """A function returning the part of an object that label and field selectors of the resource
+    read: name, namespace and labels, plus the source paths of every selectable field. Any
+    predicate from ``compile_predicate`` gives the same answer on the projection as on the object
+    (upstream's watch cache keeps the same thing: an object's labels and selectable fields)."""
+    sources = sorted({path for ex in field_spec(group, resource).extractors.values() for path in ex.sources}
+                     - {"metadata.name", "metadata.namespace"})
+    split = [path.split(".") for path in sources]
+
+    def project(obj: JSON) -> JSON:
+        meta = obj.get("metadata") or {}
+        slim_meta = {key: meta[key] for key in ("name", "namespace", "labels") if key in meta}
+        slim: JSON = {"metadata": slim_meta}
+        for parts in split:
+            value: Any = obj
+            for part in parts:
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is None:
+                continue
+            target = slim
+            for part in parts[:-1]:
+                target = target.setdefault(part, {})
+            target[parts[-1]] = value
+        return slim
+
+    return project
 
 
 def _resolve_labels(spec: FieldSpec, selector: FieldSelector) -> FieldSelector:

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 JSON = dict[str, Any]
 
 # A filter over objects (label and field selectors compiled by the caller). None matches all.
@@ -99,12 +101,46 @@ class ListOptions:
     predicate: Predicate | None = None
 
 
-@dataclass
+@dataclass(slots=True)
+class EncodedObject:
+    """An object kept encoded: its JSON without ``apiVersion`` and ``kind`` (exactly as a list item
+    is written on the wire), and that TypeMeta to restore when it is decoded."""
+
+    api_version: str
+    kind: str
+    body: bytes
+
+    @classmethod
+    def encode(cls, obj: JSON) -> EncodedObject:
+        rest = {key: value for key, value in obj.items() if key != "apiVersion" and key != "kind"}
+        return cls(obj.get("apiVersion", ""), obj.get("kind", ""), orjson.dumps(rest))
+
+    def decode(self) -> JSON:
+        obj: JSON = {"apiVersion": self.api_version, "kind": self.kind} if self.kind else {}
+        obj.update(orjson.loads(self.body))
+        return obj
+
+
 class ListResult:
-    items: list[JSON]
-    resource_version: int
-    continue_token: str = ""
-    remaining_item_count: int | None = None
+    """The items of a list at ``resource_version``. A cache may hand the items over still encoded
+    (``encoded``), so a JSON response can be written by concatenation; ``items`` decodes them on
+    first use."""
+
+    __slots__ = ("_items", "continue_token", "encoded", "remaining_item_count", "resource_version")
+
+    def __init__(self, items: list[JSON] | None, resource_version: int, continue_token: str = "",
+                 remaining_item_count: int | None = None, encoded: list[EncodedObject] | None = None) -> None:
+        self._items = items
+        self.resource_version = resource_version
+        self.continue_token = continue_token
+        self.remaining_item_count = remaining_item_count
+        self.encoded = encoded
+
+    @property
+    def items(self) -> list[JSON]:
+        if self._items is None:
+            self._items = [obj.decode() for obj in self.encoded or ()]
+        return self._items
 
 
 @dataclass

@@ -7,7 +7,9 @@ from kubeplane.machinery.fields import (
     compile_field_selector,
     compile_predicate,
     field_getter,
+    field_spec,
     parse_field_selector,
+    selectable_projection,
 )
 
 POD = {
@@ -98,3 +100,44 @@ def test_compile_predicate() -> None:
     assert not both({**POD, "metadata": {**POD["metadata"], "labels": {}}})
     only_labels = compile_predicate("", "pods", "app!=web", "")
     assert only_labels is not None and not only_labels(POD)
+
+
+SELECTABLE = [("", "pods"), ("", "nodes"), ("", "events"), ("events.k8s.io", "events"), ("", "secrets"),
+              ("", "services"), ("", "namespaces"), ("apps", "replicasets"), ("batch", "jobs"),
+              ("certificates.k8s.io", "certificatesigningrequests"), ("apps", "deployments")]
+
+
+def _object_with_every_source(group: str, resource: str) -> dict:
+    """An object carrying a distinct value at every path a selectable field reads, plus bulk."""
+    obj: dict = {"metadata": {"name": "n", "namespace": "ns", "labels": {"a": "b"}, "uid": "u",
+                              "annotations": {"big": "x" * 100}},
+                 "spec": {"containers": [{"name": "c"}]}, "data": {"k": "v"}}
+    for i, (label, extractor) in enumerate(sorted(field_spec(group, resource).extractors.items())):
+        for path in extractor.sources:
+            if path.startswith("metadata."):
+                continue  # name and namespace are set above
+            *parents, last = path.split(".")
+            target = obj
+            for part in parents:
+                target = target.setdefault(part, {})
+            if label.endswith("IPs") or path.endswith("podIPs"):
+                target[last] = [{"ip": f"198.18.0.{i}"}]
+            elif label in ("spec.hostNetwork", "spec.unschedulable"):
+                target[last] = True
+            elif label in ("status.replicas", "status.successful"):
+                target[last] = i
+            else:
+                target[last] = f"value-{i}"
+    return obj
+
+
+@pytest.mark.parametrize(("group", "resource"), SELECTABLE)
+def test_the_cache_projection_answers_every_selector_as_the_object_does(group: str, resource: str) -> None:
+    obj = _object_with_every_source(group, resource)
+    slim = selectable_projection(group, resource)(obj)
+    assert field_getter(group, resource)(slim) == field_getter(group, resource)(obj)
+    assert slim["metadata"] == {"name": "n", "namespace": "ns", "labels": {"a": "b"}}
+    assert "data" not in slim and "containers" not in slim.get("spec", {})
+    for label, value in field_getter(group, resource)(obj).items():
+        selector = compile_predicate(group, resource, "a=b", f"{label}={value}")
+        assert selector is not None and selector(slim) and selector(obj)

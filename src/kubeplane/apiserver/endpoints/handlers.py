@@ -121,17 +121,22 @@ class ResourceHandler:
             table["metadata"] = meta
             return Response(200, table, ctx.warnings)
         if rep.as_ in (AS_PARTIAL, AS_PARTIAL_LIST):
-            items = [partial_metadata(obj, rep.version) for obj in result.items]
+            partials = [partial_metadata(obj, rep.version) for obj in result.items]
             body = {"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{rep.version}",
-                    "metadata": meta, "items": items}
+                    "metadata": meta, "items": partials}
             return Response(200, body, ctx.warnings)
-        items = []
-        for obj in result.items:
-            obj = dict(obj)
-            # Upstream leaves TypeMeta out of list items.
-            obj.pop("apiVersion", None)
-            obj.pop("kind", None)
-            items.append(obj)
+        items: list[Any]
+        if result.encoded is not None:
+            # From the watch cache: each item is already its list-item JSON; orjson copies fragments.
+            items = [orjson.Fragment(obj.body) for obj in result.encoded]
+        else:
+            items = []
+            for obj in result.items:
+                obj = dict(obj)
+                # Upstream leaves TypeMeta out of list items.
+                obj.pop("apiVersion", None)
+                obj.pop("kind", None)
+                items.append(obj)
         body = {"kind": self.info.list_kind, "apiVersion": self.info.group_version, "metadata": meta,
                 "items": items}
         return Response(200, body, ctx.warnings)

@@ -64,8 +64,10 @@ def key_root(prefix: str, info: ResourceInfo, catalog: Catalog) -> str:
 
 
 class Registry:
-    def __init__(self, catalog: Catalog, storage_for: Callable[[str], st.Storage],
+    def __init__(self, catalog: Catalog, storage_for: Callable[[str, ResourceInfo | None], st.Storage],
                  config: RegistryConfig) -> None:
+        """``storage_for(prefix, info)`` gives the storage for one key prefix: a resource's (with its
+        info) or the allocators' (info None)."""
         self.catalog = catalog
         self.config = config
         self.stores: dict[tuple[str, str, str], Store] = {}
@@ -75,7 +77,7 @@ class Registry:
             root = key_root(config.key_prefix, info, catalog)
             strategy_cls = _STRATEGIES.get((info.group, info.resource), Strategy)
             strategy = strategy_cls(info, catalog.minor)
-            storage = storage_for(root + "/")
+            storage = storage_for(root + "/", info)
             store_cls: type[Store] = Store
             if (info.group, info.resource) == ("", "services"):
                 store_cls = ServiceStore
@@ -87,7 +89,7 @@ class Registry:
             self.stores[(info.group, info.version, info.resource)] = store
         services = self.stores.get(("", "v1", "services"))
         if isinstance(services, ServiceStore):
-            ranges = storage_for(f"{config.key_prefix}/ranges/")
+            ranges = storage_for(f"{config.key_prefix}/ranges/", None)
             services.configure(
                 ServiceIPAllocator(ranges, f"{config.key_prefix}/ranges/serviceips", config.service_cidr),
                 NodePortAllocator(ranges, f"{config.key_prefix}/ranges/servicenodeports",

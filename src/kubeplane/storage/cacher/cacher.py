@@ -1,6 +1,10 @@
 """The watch cache for one resource prefix (e.g. ``/registry/pods/``), decorating a store.
 
-One store watch feeds the current state (key -> object) and a ring buffer of recent events.
+One store watch feeds the current state and a ring buffer of recent events. The current state
+keeps each object encoded (the bytes a list response is made of) beside a small projection holding
+only what label and field selectors read, so a LIST is a filter plus a concatenation and a cached
+object costs about its JSON size (upstream's cacher likewise keeps an object's labels and fields
+beside it for filtering).
 Writes and consistent or paginated reads go to the store; ``"0"``/``"N"`` reads and every watch
 are served from memory. The cache follows the store's revision through events and progress
 notifications (bookmarks), re-watches from its last revision when the store watch breaks, and
@@ -31,6 +35,7 @@ from kubeplane.storage.interface import (
     ERROR,
     JSON,
     MATCH_EXACT,
+    EncodedObject,
     KeyNotFoundError,
     ListOptions,
     ListResult,
@@ -59,18 +64,27 @@ def namespaced_key(prefix: str, obj: JSON) -> str:
 
 
 def compact(obj: JSON) -> JSON:
-    """Keep ``metadata.managedFields`` of a cached object as encoded JSON (an orjson Fragment).
-
-    The cache only ever writes managed fields out (they are read for updates from etcd, not from
-    here), and as dicts they double a pod's footprint: measured 18.0 KB against 12.4 KB per cached
-    pod with them kept encoded. Responses are encoded with orjson, which copies fragments verbatim.
-    """
+    """Keep ``metadata.managedFields`` of a buffered event's object as encoded JSON (an orjson
+    Fragment): the cache only ever writes managed fields out, and as dicts they double an object's
+    footprint. Responses are encoded with orjson, which copies fragments verbatim."""
     meta = obj.get("metadata")
     if isinstance(meta, dict):
         managed = meta.get("managedFields")
         if isinstance(managed, list):
             meta["managedFields"] = orjson.Fragment(orjson.dumps(managed))
     return obj
+
+
+def _whole(obj: JSON) -> JSON:
+    return obj
+
+
+@dataclass(slots=True)
+class _Entry:
+    """A cached object: encoded, plus the projection selectors are evaluated on."""
+
+    encoded: EncodedObject
+    selectable: JSON
 
 
 @dataclass(slots=True)
@@ -81,13 +95,17 @@ class _Buffered:
 
 class Cacher:
     def __init__(self, store: Storage, prefix: str, capacity: int = 1000, bookmark_interval: float = 60.0,
-                 queue_size: int = 1000, key_func: Callable[[str, JSON], str] = namespaced_key) -> None:
+                 queue_size: int = 1000, key_func: Callable[[str, JSON], str] = namespaced_key,
+                 projection: Callable[[JSON], JSON] | None = None) -> None:
+        """``projection`` returns the part of an object that list predicates read (None: the
+        whole object); see ``machinery.fields.selectable_projection``."""
         self.store = store
         self.prefix = prefix
         self._key_func = key_func
+        self._projection = projection or _whole
         self._bookmark_interval = bookmark_interval
         self._queue_size = queue_size
-        self._objects: dict[str, JSON] = {}
+        self._objects: dict[str, _Entry] = {}
         self._events: deque[_Buffered] = deque(maxlen=capacity)
         self._revision = 0
         self._oldest = 0  # watches from any revision >= this can be replayed from the buffer
@@ -139,11 +157,11 @@ class Cacher:
 
     async def _consume(self, source: Watcher, listing: bool) -> bool:
         """Apply the store watch's events; return whether the next watch must relist."""
-        staged: dict[str, JSON] = {}
+        staged: dict[str, _Entry] = {}
         async for event in source:
             if listing:
                 if event.type == ADDED:
-                    staged[self._key_func(self.prefix, event.object)] = compact(event.object)
+                    staged[self._key_func(self.prefix, event.object)] = self._entry(event.object)
                     continue
                 if event.type == BOOKMARK and event.object["metadata"].get("annotations") == INITIAL_EVENTS_END:
                     self._replace(staged, resource_version_of(event.object))
@@ -158,7 +176,10 @@ class Cacher:
                 await self._advance(resource_version_of(event.object))
         return False
 
-    def _replace(self, objects: dict[str, JSON], revision: int) -> None:
+    def _entry(self, obj: JSON) -> _Entry:
+        return _Entry(EncodedObject.encode(obj), self._projection(obj))
+
+    def _replace(self, objects: dict[str, _Entry], revision: int) -> None:
         # Watchers cannot be told which changes they missed across a relist: end them so they
         # re-watch (and get 410 and relist themselves if their revision is gone).
         for watcher in list(self._watchers):
@@ -174,7 +195,7 @@ class Cacher:
         if event.type == DELETED:
             self._objects.pop(key, None)
         else:
-            self._objects[key] = event.object
+            self._objects[key] = self._entry(event.object)
         revision = resource_version_of(event.object)
         if len(self._events) == self._events.maxlen:
             self._oldest = self._events[0].revision
@@ -220,15 +241,17 @@ class Cacher:
             return await self.store.get(key, resource_version, ignore_not_found)
         requested = parse_resource_version(resource_version)
         await self._wait_for(requested, key)
-        obj = self._objects.get(key)
-        if obj is None and requested > 0:
+        entry = self._objects.get(key)
+        if entry is None and requested > 0:
             # etcd before 3.4.25 may send a progress notification ahead of events still queued for
             # this watch, so "the cache reached N" can precede the event that wrote the key at N.
             # A miss is therefore confirmed against the store, whose current state is >= N.
             return await self.store.get(key, "", ignore_not_found)
-        if obj is None and not ignore_not_found:
-            raise KeyNotFoundError(key)
-        return obj
+        if entry is None:
+            if not ignore_not_found:
+                raise KeyNotFoundError(key)
+            return None
+        return entry.encoded.decode()
 
     async def get_list(self, prefix: str, opts: ListOptions) -> ListResult:
         rv = opts.resource_version
@@ -238,10 +261,11 @@ class Cacher:
             return await self.store.get_list(prefix, opts)
         await self._wait_for(parse_resource_version(rv), prefix)
         # As upstream, a list from the cache ignores ``limit``: it returns everything at once.
-        items = [self._objects[key] for key in sorted(self._objects) if key.startswith(prefix)]
-        if opts.predicate is not None:
-            items = [obj for obj in items if opts.predicate(obj)]
-        return ListResult(items, self._revision)
+        entries = [self._objects[key] for key in sorted(self._objects) if key.startswith(prefix)]
+        predicate = opts.predicate
+        if predicate is not None:
+            entries = [entry for entry in entries if predicate(entry.selectable)]
+        return ListResult(None, self._revision, encoded=[entry.encoded for entry in entries])
 
     async def watch(self, prefix: str, opts: WatchOptions) -> Watcher:
         if not prefix.startswith(self.prefix):
@@ -263,8 +287,8 @@ class Cacher:
         # No await from here on: the snapshot and the registration see the same revision.
         initial: list[WatchEvent] = []
         if send_initial:
-            initial = [WatchEvent(ADDED, obj) for key, obj in sorted(self._objects.items())
-                       if predicate is None or predicate(obj)]
+            initial = [WatchEvent(ADDED, entry.encoded.decode()) for key, entry in sorted(self._objects.items())
+                       if predicate is None or predicate(entry.selectable)]
             if opts.send_initial_events is True:
                 initial.append(WatchEvent(BOOKMARK, bookmark(self._revision, INITIAL_EVENTS_END)))
         else:
@@ -278,7 +302,8 @@ class Cacher:
         return watcher
 
     def _scoped(self, predicate: Predicate | None, prefix: str) -> Predicate | None:
-        """The watcher's filter: its predicate, plus its sub-prefix (e.g. one namespace)."""
+        """The watcher's filter: its predicate, plus its sub-prefix (e.g. one namespace). It runs on
+        whole objects and on projections alike: both carry the name and namespace."""
         if prefix == self.prefix:
             return predicate
 
