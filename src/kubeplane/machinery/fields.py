@@ -204,9 +204,9 @@ _CORE_EVENT_FIELDS = {
     }),
 }
 
-# events.k8s.io/v1 shares storage with core events; upstream selects it by the core labels, computed
-# from the core shape. Our objects are in the events.k8s.io shape, so read the renamed fields, and also
-# accept the events.k8s.io names (regarding.*, reportingController) for convenience.
+# events.k8s.io/v1 shares storage with core events and upstream selects it by the core labels. A
+# selector meets events.k8s.io objects (converted from storage), so the core labels read the renamed
+# fields; the events.k8s.io names (regarding.*, reportingController) are accepted too.
 _EVENTS_V1_PATHS = {
     "involvedObject.kind": "regarding.kind",
     "involvedObject.namespace": "regarding.namespace",

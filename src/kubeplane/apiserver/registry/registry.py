@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from kubeplane.apiserver.registry import workloads
 from kubeplane.apiserver.registry.allocator import NodePortAllocator, ServiceIPAllocator
 from kubeplane.apiserver.registry.context import RequestContext
+from kubeplane.apiserver.registry.conversion import CONVERSIONS, ConvertingStorage
 from kubeplane.apiserver.registry.core.namespaces import NamespaceStore, NamespaceStrategy
 from kubeplane.apiserver.registry.core.pods import PodStrategy
 from kubeplane.apiserver.registry.core.services import ServiceStore, ServiceStrategy
@@ -15,8 +18,10 @@ from kubeplane.apiserver.registry.rbac import RBACStore
 from kubeplane.apiserver.registry.store import Store
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.catalog import Catalog, ResourceInfo
-from kubeplane.machinery import errors
+from kubeplane.machinery import defaults, errors
 from kubeplane.storage import interface as st
+
+JSON = dict[str, Any]
 
 _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("", "pods"): PodStrategy,
@@ -53,9 +58,13 @@ class RegistryConfig:
     node_port_size: int = 2768
 
 
+def _default_stored(info: ResourceInfo, minor: str, obj: JSON) -> None:
+    defaults.apply(info.group, info.version, info.kind, obj, minor)
+
+
 def key_root(prefix: str, info: ResourceInfo, catalog: Catalog) -> str:
-    """Built-in resources keep upstream's group-less keys; a resource served in several versions of
-    one group keeps each non-preferred version apart (we do not convert between versions yet)."""
+    """Built-in resources keep upstream's group-less keys. A resource served in a version without a
+    conversion to its storage version (none among the built-ins today) is kept apart by version."""
     base = f"{prefix}/{info.resource}" if info.group in ("", "apps", "batch") else \
         f"{prefix}/{info.group}/{info.resource}"
     if info.version != catalog.preferred_version(info.group):
@@ -71,13 +80,29 @@ class Registry:
         self.catalog = catalog
         self.config = config
         self.stores: dict[tuple[str, str, str], Store] = {}
+        storages: dict[str, st.Storage] = {}  # one per key root, shared by the versions served from it
+
+        def storage_at(root: str, info: ResourceInfo) -> st.Storage:
+            if root not in storages:
+                storages[root] = storage_for(root + "/", info)
+            return storages[root]
+
         for info in catalog.resources:
             if "list" not in info.verbs:
                 continue
-            root = key_root(config.key_prefix, info, catalog)
             strategy_cls = _STRATEGIES.get((info.group, info.resource), Strategy)
             strategy = strategy_cls(info, catalog.minor)
-            storage = storage_for(root + "/", info)
+            conversion = CONVERSIONS.get((info.group, info.version, info.resource))
+            stored_as = catalog.lookup(conversion.storage_group, conversion.storage_version,
+                                         conversion.storage_resource) if conversion else None
+            if conversion is not None and stored_as is not None:
+                root = key_root(config.key_prefix, stored_as, catalog)
+                storage: st.Storage = ConvertingStorage(
+                    storage_at(root, stored_as), conversion,
+                    functools.partial(_default_stored, stored_as, catalog.minor))
+            else:
+                root = key_root(config.key_prefix, info, catalog)
+                storage = storage_at(root, info)
             store_cls: type[Store] = Store
             if (info.group, info.resource) == ("", "services"):
                 store_cls = ServiceStore

@@ -35,6 +35,7 @@ from kubeplane.storage.interface import (
     ERROR,
     JSON,
     MATCH_EXACT,
+    MODIFIED,
     EncodedObject,
     KeyNotFoundError,
     ListOptions,
@@ -89,8 +90,28 @@ class _Entry:
 
 @dataclass(slots=True)
 class _Buffered:
+    """A past change, kept as cache entries (shared with the current state while they are current)
+    rather than as event objects, so a long history costs encoded bytes, not object graphs."""
+
     revision: int
-    event: WatchEvent
+    type: str
+    current: _Entry
+    previous: _Entry | None
+
+    def replay(self, predicate: Predicate | None) -> WatchEvent | None:
+        """The event a watcher with ``predicate`` sees for this change, decided on the projections."""
+        previous = self.previous
+        probe = visible_event(WatchEvent(self.type, self.current.selectable,
+                                         previous.selectable if previous else None), predicate)
+        if probe is None:
+            return None
+        before = previous.encoded.decode() if previous is not None else None
+        if before is not None:
+            # As from the store: the previous state is stamped with the change's revision.
+            before["metadata"]["resourceVersion"] = str(self.revision)
+        if probe.type == DELETED and self.type == MODIFIED and before is not None:
+            return WatchEvent(DELETED, before, before)  # moved out of the selector
+        return WatchEvent(probe.type, self.current.encoded.decode(), before)
 
 
 class Cacher:
@@ -192,14 +213,18 @@ class Cacher:
     def _apply(self, event: WatchEvent) -> None:
         compact(event.object)
         key = self._key_func(self.prefix, event.object)
+        entry = self._entry(event.object)
+        previous = self._objects.get(key)
+        if previous is None and event.prev_object is not None:
+            previous = self._entry(event.prev_object)
         if event.type == DELETED:
             self._objects.pop(key, None)
         else:
-            self._objects[key] = self._entry(event.object)
+            self._objects[key] = entry
         revision = resource_version_of(event.object)
         if len(self._events) == self._events.maxlen:
             self._oldest = self._events[0].revision
-        self._events.append(_Buffered(revision, event))
+        self._events.append(_Buffered(revision, event.type, entry, previous if event.type != ADDED else None))
         for watcher in list(self._watchers):
             watcher.offer(event)
 
@@ -295,7 +320,7 @@ class Cacher:
             start = requested or self._revision
             if start < self._oldest:
                 raise ResourceExpiredError(prefix, f"too old resource version: {start} ({self._oldest})")
-            replay = (visible_event(b.event, predicate) for b in self._events if b.revision > start)
+            replay = (b.replay(predicate) for b in self._events if b.revision > start)
             initial = [event for event in replay if event is not None]
         watcher = CacheWatcher(initial, predicate, opts.allow_bookmarks, self._queue_size, self._watchers.discard)
         self._watchers.add(watcher)
