@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-# Debian packages the project runs (etcd now; later: containerd, runc, CNI plugins, iptables).
-DEB_PACKAGES := etcd-server etcd-client
+# Debian packages the project runs: etcd; containerd, runc and the CNI plugins for nodes; iptables and
+# iproute2 for networks; busybox-static and gcc to build the base images (busybox, pause).
+DEB_PACKAGES := etcd-server etcd-client containerd runc containernetworking-plugins iptables iproute2 \
+	busybox-static gcc
 STAMP := $(VENV)/.installed
 
 .PHONY: setup deb venv demo test test-unit test-integration bench lint fmt clean
@@ -22,6 +24,9 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@# The CRI v1 messages. Without its dependencies: it asks for protobuf 6, and its generated code
+	@# imports under our protobuf 7 (protobuf only refuses generated code newer than the runtime).
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps container-runtime-interface-api==2.0.1
 	@touch $@
 
 demo: setup

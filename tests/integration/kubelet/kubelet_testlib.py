@@ -1,0 +1,185 @@
+"""A test node: a network namespace of our own with a private containerd in it and the base images.
+
+Everything a node creates is named ``kpt-<random>``: the netns, the CNI network, the bridge's
+cgroup parent. ``node_down`` removes it all and ``left_behind`` says what (if anything) survived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeplane.kubelet.cri import Containerd, CRIClient, CRIError, leftovers, pb, remove_all_sandboxes
+from kubeplane.kubelet.images import OCIImage, ensure_imported
+
+# Pods of the test node get addresses from the simulated VPC range (only ever inside the node netns).
+POD_SUBNET = "198.18.254.0/24"
+CLUSTER_DNS = "198.19.0.10"
+BUSYBOX = "localhost/busybox:1.35"
+# What the kubelet asks for unless a pod sets shareProcessNamespace/hostPID/hostNetwork: CRI's
+# zero value for the PID namespace is POD (shared with pause), the kubelet's default is CONTAINER.
+_KUBELET_NAMESPACES = pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER, ipc=pb.POD)
+
+
+@dataclass
+class Node:
+    name: str
+    base: Path
+    containerd: Containerd
+
+    @property
+    def netns_path(self) -> Path:
+        return Path("/run/netns") / self.name
+
+    @property
+    def socket(self) -> Path:
+        return self.containerd.socket
+
+    @property
+    def cgroup_root(self) -> str:
+        return f"/{self.name}"
+
+    def cri(self) -> CRIClient:
+        return CRIClient(self.socket, request_timeout=30.0)
+
+    def sandbox_config(self, pod_name: str) -> pb.PodSandboxConfig:
+        uid = str(uuid.uuid4())
+        return pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name=pod_name, uid=uid, namespace="default"),
+            hostname=pod_name,
+            log_directory=str(self.base / "pods" / f"default_{pod_name}_{uid}"),
+            dns_config=pb.DNSConfig(servers=[CLUSTER_DNS], searches=["default.svc.cluster.local"]),
+            linux=pb.LinuxPodSandboxConfig(
+                cgroup_parent=f"{self.cgroup_root}/pod{uid}",
+                security_context=pb.LinuxSandboxSecurityContext(namespace_options=_KUBELET_NAMESPACES)),
+        )
+
+
+def bridge_network(name: str, ipam_dir: Path) -> dict[str, object]:
+    """The simplest network containerd accepts. A loopback-only conflist is not enough: containerd
+    requires an eth0 with an address ("failed to find network info for sandbox"). The bridge and
+    its veths live in the node netns; no default route, no masquerading."""
+    return {"cniVersion": "1.0.0", "name": name, "plugins": [{
+        "type": "bridge", "bridge": "kpt0", "isGateway": True, "ipMasq": False,
+        "ipam": {"type": "host-local", "dataDir": str(ipam_dir), "ranges": [[{"subnet": POD_SUBNET}]]},
+    }]}
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+async def node_up(base: Path, images: Sequence[OCIImage]) -> Node:
+    name = f"kpt-{uuid.uuid4().hex[:10]}"
+    _ip("netns", "add", name)
+    node = Node(name, base, Containerd(base / "containerd", Path("/run/netns") / name))
+    try:
+        _ip("-n", name, "link", "set", "lo", "up")
+        await node.containerd.start()
+        conf_dir = node.containerd.paths.cni_conf_dir
+        staged = conf_dir / ".10-kpt.conflist.tmp"
+        staged.write_text(json.dumps(bridge_network(name, base / "cni-ipam")))
+        staged.rename(conf_dir / "10-kpt.conflist")  # containerd watches the dir: appear whole
+        async with node.cri() as cri:
+            await ensure_imported(cri, node.socket, images)
+            await wait_network_ready(cri)
+    except BaseException:
+        await node_down(node)
+        raise
+    return node
+
+
+async def wait_network_ready(cri: CRIClient, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        conditions = {c.type: c.status for c in (await cri.status()).status.conditions}
+        if conditions.get("NetworkReady"):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"CNI network not ready: {conditions}")
+        await asyncio.sleep(0.1)
+
+
+async def node_down(node: Node, graceful: bool = True) -> leftovers.Leftovers:
+    """Remove pods (if graceful and containerd runs), stop containerd, clean what it left, delete the
+    netns and the files. Returns what the clean-up had to remove by force."""
+    try:
+        if graceful and node.containerd.is_running():
+            async with node.cri() as cri:
+                await remove_all_sandboxes(cri)
+    except CRIError:
+        pass  # the forced clean-up below still removes everything
+    finally:
+        node.containerd.stop(grace=10.0)
+        removed = leftovers.clean(node.containerd.paths, node.name, node.cgroup_root)
+        subprocess.run(["ip", "netns", "del", node.name], capture_output=True, check=False)
+        node.containerd.remove_files()
+    return removed
+
+
+def _net_ns_inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def left_behind(node: Node, netns_inode: int | None) -> list[str]:
+    """Everything of the node that still exists; empty after a complete tear-down."""
+    found = []
+    rest = leftovers.find(node.containerd.paths, node.name, node.cgroup_root)
+    if rest:
+        found.append(f"containerd leftovers: {rest}")
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    if node.name in netns.split():
+        found.append(f"netns {node.name}")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        if netns_inode is not None and _net_ns_inode(entry / "ns" / "net") == netns_inode:
+            found.append(f"process {entry.name} in the node netns")
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if str(node.base) in cmdline:
+            found.append(f"process {entry.name}: {cmdline!r}")
+    if leftovers.mounts_under(node.base):
+        found.append(f"mounts under {node.base}")
+    if node.containerd.paths.base.exists():
+        found.append(f"directory {node.containerd.paths.base}")
+    return found
+
+
+def netns_inode(node: Node) -> int | None:
+    return _net_ns_inode(node.netns_path)
+
+
+async def wait_container_state(cri: CRIClient, container_id: str, state: int,
+                               timeout: float = 20.0) -> pb.ContainerStatus:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = (await cri.container_status(container_id)).status
+        if status.state == state:
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"container {container_id} is {pb.ContainerState.Name(status.state)}")
+        await asyncio.sleep(0.05)
+
+
+def busybox_container(name: str, script: str, attempt: int = 0) -> pb.ContainerConfig:
+    return pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name=name, attempt=attempt),
+        image=pb.ImageSpec(image=BUSYBOX),
+        command=["sh", "-c", script],
+        log_path=f"{name}/{attempt}.log",
+        linux=pb.LinuxContainerConfig(
+            security_context=pb.LinuxContainerSecurityContext(namespace_options=_KUBELET_NAMESPACES)),
+    )
