@@ -125,7 +125,8 @@ def start_apiserver(workdir: Path, etcd_url: str, etcd_prefix: str, pki: Cluster
     argv = [sys.executable, "-m", "kubeplane.apiserver.app", f"--etcd-servers={etcd_url}",
             f"--etcd-prefix={etcd_prefix}", f"--secure-port={port}", "--bind-address=127.0.0.1",
             f"--tls-cert-file={pki.apiserver_cert}", f"--tls-private-key-file={pki.apiserver_key}",
-            f"--client-ca-file={pki.ca_cert}", "--watch-bookmark-interval=1", *extra]
+            f"--client-ca-file={pki.ca_cert}", "--watch-bookmark-interval=1",
+            f"--service-account-signing-key-file={pki.sa_key}", f"--service-account-key-file={pki.sa_pub}", *extra]
     with log.open("ab") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"https://127.0.0.1:{port}"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kubeplane.apiserver.authn import AuthenticationOptions, RegistryObjects, build_authentication
 from kubeplane.apiserver.authz import (
     EscalationGuard,
     PrivilegedGroupsAuthorizer,
@@ -54,6 +55,7 @@ class Options:
     log_file: str
     watch_cache_size: int
     bookmark_interval: float
+    authentication: AuthenticationOptions
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -74,8 +76,10 @@ def parse_args(argv: list[str]) -> Options:
     p.add_argument("--watch-cache-size", type=int, default=10000,
                    help="events of history kept per resource for watches from an old resourceVersion")
     p.add_argument("--watch-bookmark-interval", dest="bookmark_interval", type=float, default=60.0)
-    ns = p.parse_args(argv)
-    opts = Options(**vars(ns))
+    AuthenticationOptions.add_flags(p)
+    values = vars(p.parse_args(argv))
+    authentication = AuthenticationOptions.take(values)  # first: it removes its flags from values
+    opts = Options(**values, authentication=authentication)
     try:
         ipaddress.ip_network(opts.service_cluster_ip_range)
     except ValueError:
@@ -135,8 +139,9 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
     authorizer = UnionAuthorizer([PrivilegedGroupsAuthorizer(), RBACAuthorizer(rbac)])
     for store in registry.rbac_stores():
         store.guard = EscalationGuard(rbac, authorizer)
-    server = APIServer(catalog, registry, health, f"{opts.advertise_address}:{opts.secure_port}",
-                       authorizer=authorizer)
+    advertise = f"{opts.advertise_address}:{opts.secure_port}"
+    authentication = build_authentication(opts.authentication, RegistryObjects(registry), catalog.minor, advertise)
+    server = APIServer(catalog, registry, health, advertise, authorizer=authorizer, authentication=authentication)
     cert, key = _serving_files(opts)
     ssl_context = server_ssl_context(cert, key, opts.client_ca_file or None)
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
@@ -157,6 +162,7 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
         log.info("shutting down")
         await site.stop()  # no new connections
         await rbac.stop()
+        await authentication.close()
         # Closing the caches ends every open watch stream, so the runner does not wait on clients
         # that went away without closing their connection.
         for cacher in cachers:

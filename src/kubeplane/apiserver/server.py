@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from kubeplane.apiserver import discovery, openapi
+from kubeplane.apiserver.authn import Authentication, Headers, Unauthenticated, impersonate, token_review
 from kubeplane.apiserver.authz import (
     Attributes,
     Authorizer,
@@ -28,7 +29,7 @@ from kubeplane.apiserver.authz import (
 from kubeplane.apiserver.endpoints import subresources
 from kubeplane.apiserver.endpoints.handlers import PATCH_TYPES, ResourceHandler, Response
 from kubeplane.apiserver.endpoints.options import WriteQuery
-from kubeplane.apiserver.endpoints.reviews import AUTHENTICATED_GROUP, REVIEW_RESOURCES, forbidden_error
+from kubeplane.apiserver.endpoints.reviews import REVIEW_RESOURCES, TOKEN_REVIEW, forbidden_error
 from kubeplane.apiserver.endpoints.watch import serve_watch
 from kubeplane.apiserver.negotiation import Representation, decode_body, encode, negotiate_output
 from kubeplane.apiserver.registry.context import RequestContext
@@ -43,8 +44,11 @@ from kubeplane.machinery.schema import schemas
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
-# Paths anyone may read (upstream's system:public-info-viewer).
+# Paths anyone may read (upstream's system:public-info-viewer). Health is answered before
+# authorization so probes work while the authorizer's RBAC view is still loading; /version goes
+# through RBAC when anonymous access is on, and is served without credentials when it is off.
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 
 REQUESTS = Counter("apiserver_request_total", "API requests", ["verb", "resource", "code"])
 LATENCY = Histogram("apiserver_request_duration_seconds", "API request latency", ["verb", "resource"],
@@ -58,23 +62,11 @@ class HealthChecks:
     checks: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
 
-def _user_from_peer(request: web.Request) -> UserInfo | None:
+def _peer_cert(request: web.Request) -> dict[str, Any] | None:
+    """The client certificate the TLS layer verified against the client CA (None without one)."""
     transport = request.transport
-    if transport is None:
-        return None
-    cert = transport.get_extra_info("peercert")
-    if not cert:
-        return None
-    name = ""
-    groups: list[str] = []
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                name = value
-            elif key == "organizationName":
-                groups.append(value)
-    # Every authenticated user is also in system:authenticated, as upstream's authenticator adds.
-    return UserInfo(name, (*groups, AUTHENTICATED_GROUP)) if name else None
+    cert = transport.get_extra_info("peercert") if transport is not None else None
+    return cert or None
 
 
 def _status_response(err: errors.StatusError) -> web.Response:
@@ -87,12 +79,15 @@ def _status_response(err: errors.StatusError) -> web.Response:
 
 class APIServer:
     def __init__(self, catalog: Catalog, registry: Registry, health: HealthChecks, advertise: str,
-                 require_client_cert: bool = True, authorizer: Authorizer | None = None) -> None:
+                 require_client_cert: bool = True, authorizer: Authorizer | None = None,
+                 authentication: Authentication | None = None) -> None:
         self.catalog = catalog
         self.registry = registry
         self.health = health
         self.advertise = advertise
         self.require_client_cert = require_client_cert
+        # Without explicit configuration: client certificates only, anonymous unless they are required.
+        self.authentication = authentication or Authentication.certificates_only(anonymous=not require_client_cert)
         # None authorizes everything (only for in-process tests of the HTTP layer).
         self.authorizer = authorizer
         self.schemas = schemas(catalog.minor)
@@ -130,16 +125,26 @@ class APIServer:
             REQUESTS.labels(info.verb, info.resource, str(code)).inc()
 
     async def _dispatch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
-        user = _user_from_peer(request)
-        if request.path in PUBLIC_PATHS or request.path.startswith(("/healthz/", "/livez/", "/readyz/")):
+        user = await self._authenticate(request)
+        if request.path in HEALTH_PATHS or request.path.startswith(tuple(p + "/" for p in HEALTH_PATHS)):
             return await self._non_resource(request)
-        if user is None and self.require_client_cert:
+        if user is None:  # no credentials and anonymous access is off
+            if request.path in PUBLIC_PATHS:
+                return await self._non_resource(request)
             raise errors.StatusError(401, "Unauthorized", "Unauthorized")
-        user = user or UserInfo("system:anonymous", ("system:unauthenticated",))
+        user = impersonate(Headers.of(request.headers), user, self.authorizer, forbidden_error)
         self._authorize(request, info, user)
         if not info.is_resource_request:
             return await self._non_resource(request)
         return await self._resource(request, info, user)
+
+    async def _authenticate(self, request: web.Request) -> UserInfo | None:
+        try:
+            return await self.authentication.authenticator.authenticate(
+                _peer_cert(request), request.headers.get("Authorization"))
+        except Unauthenticated as exc:
+            log.info("%s %s: authentication failed: %s", request.method, request.path, exc)
+            raise errors.StatusError(401, "Unauthorized", "Unauthorized") from exc
 
     def _authorize(self, request: web.Request, info: RequestInfo, user: UserInfo) -> None:
         if self.authorizer is None:
@@ -163,6 +168,9 @@ class APIServer:
             return await self._health(request, path)
         if path == "/version":
             return _json(version_info(self.catalog.minor))
+        issuer_document = self.authentication.discovery and self.authentication.discovery.document(path)
+        if issuer_document:
+            return web.Response(body=issuer_document[0], headers=issuer_document[1])
         if path == "/metrics":
             return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
         if path in ("/api", "/apis"):
@@ -237,6 +245,10 @@ class APIServer:
         if handler is None:
             if info.resource == "bindings" and info.api_group == "" and info.verb == "create":
                 return await self._bindings(request, info, user)
+            if info.verb == "create" and (info.api_group, info.resource) == TOKEN_REVIEW:
+                body = await _read_body(request, self.catalog.minor)
+                out = await token_review(self.authentication.authenticator, body)
+                return _respond(Response(201, out, []), negotiate_output(request.headers.get("Accept")))
             if info.verb == "create" and (info.api_group, info.resource) in REVIEW_RESOURCES:
                 return await self._review(request, info, user)
             raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
@@ -301,6 +313,9 @@ class APIServer:
             return await self._scale(request, handler, info, ctx, body)
         if sub == "binding" and verb == "create":
             out = await subresources.bind_pod(ctx, handler.store, info.name, body)
+            return Response(201, out, ctx.warnings)
+        if sub == "token" and verb == "create" and handler.info.resource == "serviceaccounts":
+            out = await subresources.request_token(ctx, self.authentication.issuer, info.name, body)
             return Response(201, out, ctx.warnings)
         if sub == "eviction" and verb == "create":
             pdbs = self.registry.store("policy", "v1", "poddisruptionbudgets")

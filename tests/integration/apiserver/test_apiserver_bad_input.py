@@ -123,7 +123,9 @@ def test_server_keeps_serving_after_bad_input(apiserver):
     assert status == 200 and body["metadata"]["name"] == "default"
 
 
-def test_unauthenticated_requests_get_401_but_health_is_public(apiserver):
+def test_anonymous_requests_are_forbidden_but_health_is_public(apiserver):
+    """As upstream with --anonymous-auth=true (the default): no credentials makes the request
+    system:anonymous, whom RBAC lets see health and /version only (401 is for bad credentials)."""
     import ssl
     import urllib.error
     import urllib.request
@@ -133,5 +135,5 @@ def test_unauthenticated_requests_get_401_but_health_is_public(apiserver):
         assert resp.status == 200
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(apiserver.url + "/api/v1/namespaces", context=context)
-    assert raised.value.code == 401
-    assert json.loads(raised.value.read())["reason"] == "Unauthorized"
+    assert raised.value.code == 403
+    assert json.loads(raised.value.read())["reason"] == "Forbidden"

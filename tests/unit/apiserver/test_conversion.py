@@ -1,6 +1,12 @@
 """Conversions between a served version and the storage version (HPA v1/v2, Events core/events.k8s.io)."""
 
-from kubeplane.apiserver.registry.conversion.autoscaling import BEHAVIOR, CONDITIONS, METRICS, v1_to_v2, v2_to_v1
+from kubeplane.apiserver.registry.conversion.autoscaling import (
+    BEHAVIOR,
+    CONDITIONS,
+    METRICS,
+    v1_to_v2,
+    v2_to_v1,
+)
 from kubeplane.apiserver.registry.conversion.events import core_to_events_v1, events_v1_to_core
 from kubeplane.machinery.fields import compile_predicate, selectable_projection
 

@@ -20,6 +20,8 @@ from kubeplane.machinery import errors
 
 JSON = dict[str, Any]
 AUTHENTICATED_GROUP = "system:authenticated"
+# TokenReview is answered by the authenticators (``authn.token_review``), not an authorizer.
+TOKEN_REVIEW = ("authentication.k8s.io", "tokenreviews")
 
 Review = Callable[[Authorizer, UserInfo, str, JSON], JSON]
 

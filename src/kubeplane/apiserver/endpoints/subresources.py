@@ -1,9 +1,10 @@
-"""Subresources that are not a plain strategy swap: scale, binding and eviction."""
+"""Subresources that are not a plain strategy swap: scale, binding, eviction and service-account tokens."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kubeplane.apiserver.authn import TokenIssuer
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.core.pods import bind
 from kubeplane.apiserver.registry.store import DeleteOptions, Store, now_rfc3339
@@ -102,3 +103,10 @@ async def evict_pod(ctx: RequestContext, pods: Store, pdbs: Store | None, name: 
     options = DeleteOptions.from_body(body.get("deleteOptions"))
     await pods.delete(ctx, name, options)
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+async def request_token(ctx: RequestContext, issuer: TokenIssuer | None, name: str, body: Any) -> JSON:
+    """TokenRequest (``serviceaccounts/<name>/token``); not served without a signing key, as upstream."""
+    if issuer is None:
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+    return await issuer.create(ctx.namespace, name, body)
