@@ -9,11 +9,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kubeplane.controllers.controller import Controller, ControllerContext
+from kubeplane.controllers.cronjob import CronJobController
 from kubeplane.controllers.deployment import DeploymentController
+from kubeplane.controllers.garbagecollector import GarbageCollector
+from kubeplane.controllers.job import JobController
 from kubeplane.controllers.namespace import NamespaceController
 from kubeplane.controllers.replicaset import ReplicaSetController
 from kubeplane.controllers.rootcapublisher import RootCAPublisher
 from kubeplane.controllers.serviceaccount import ServiceAccountController
+from kubeplane.controllers.ttlafterfinished import TTLAfterFinishedController
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,11 @@ REGISTRY: dict[str, ControllerSpec] = {
     "serviceaccount-controller": ControllerSpec(ServiceAccountController, workers=5, aliases=("serviceaccount",)),
     "root-ca-certificate-publisher-controller": ControllerSpec(_root_ca_publisher,
                                                                aliases=("root-ca-cert-publisher",)),
+    "garbage-collector-controller": ControllerSpec(GarbageCollector, workers=20, aliases=("garbagecollector",)),
+    "job-controller": ControllerSpec(JobController, workers=5, aliases=("job",)),
+    "cronjob-controller": ControllerSpec(CronJobController, workers=5, aliases=("cronjob",)),
+    "ttl-after-finished-controller": ControllerSpec(TTLAfterFinishedController, workers=5,
+                                                    aliases=("ttl-after-finished",)),
 }
 
 
