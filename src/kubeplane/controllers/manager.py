@@ -10,13 +10,17 @@ from dataclasses import dataclass
 
 from kubeplane.controllers.controller import Controller, ControllerContext
 from kubeplane.controllers.cronjob import CronJobController
+from kubeplane.controllers.daemonset import DaemonSetController
 from kubeplane.controllers.deployment import DeploymentController
+from kubeplane.controllers.endpoints import EndpointsController
+from kubeplane.controllers.endpointslice import EndpointSliceController
 from kubeplane.controllers.garbagecollector import GarbageCollector
 from kubeplane.controllers.job import JobController
 from kubeplane.controllers.namespace import NamespaceController
 from kubeplane.controllers.replicaset import ReplicaSetController
 from kubeplane.controllers.rootcapublisher import RootCAPublisher
 from kubeplane.controllers.serviceaccount import ServiceAccountController
+from kubeplane.controllers.statefulset import StatefulSetController
 from kubeplane.controllers.ttlafterfinished import TTLAfterFinishedController
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,10 @@ REGISTRY: dict[str, ControllerSpec] = {
     "cronjob-controller": ControllerSpec(CronJobController, workers=5, aliases=("cronjob",)),
     "ttl-after-finished-controller": ControllerSpec(TTLAfterFinishedController, workers=5,
                                                     aliases=("ttl-after-finished",)),
+    "endpoints-controller": ControllerSpec(EndpointsController, workers=5, aliases=("endpoint",)),
+    "endpointslice-controller": ControllerSpec(EndpointSliceController, workers=5, aliases=("endpointslice",)),
+    "statefulset-controller": ControllerSpec(StatefulSetController, workers=5, aliases=("statefulset",)),
+    "daemonset-controller": ControllerSpec(DaemonSetController, workers=2, aliases=("daemonset",)),
 }
 
 
