@@ -35,7 +35,7 @@ _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("", "persistentvolumes"): workloads.StatusStrategyBase,
     ("", "persistentvolumeclaims"): workloads.StatusStrategyBase,
     ("", "resourcequotas"): workloads.StatusStrategyBase,
-    ("", "replicationcontrollers"): workloads.WorkloadStrategy,
+    ("", "replicationcontrollers"): workloads.OrphanByDefaultStrategy,
     ("apps", "deployments"): workloads.WorkloadStrategy,
     ("apps", "replicasets"): workloads.WorkloadStrategy,
     ("apps", "statefulsets"): workloads.WorkloadStrategy,

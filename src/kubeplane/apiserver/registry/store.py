@@ -332,9 +332,10 @@ class Store:
         assert current is not None
         self._check_delete_preconditions(name, current, options)
         grace = self.strategy.grace_period(current, options.grace_period_seconds)
-        finalizers = self._finalizers_after_delete(current, options)
+        policy = self._propagation(ctx, options, current)
+        finalizers = self._finalizers_after_delete(current, policy)
         if finalizers or grace > 0:
-            return await self._mark_deleting(ctx, name, options, grace), False
+            return await self._mark_deleting(ctx, name, options, grace, policy), False
         if ctx.dry_run:
             return current, True
         try:
@@ -358,12 +359,25 @@ class Store:
                                        f"{options.resource_version}, ResourceVersion in object meta: "
                                        f"{meta.get('resourceVersion')}")
 
+    def _propagation(self, ctx: RequestContext, options: DeleteOptions, obj: JSON) -> str:
+        """Upstream's order: the request's policy, else a propagation finalizer the object already
+        carries (an earlier DELETE chose it), else the resource's default (with its warning)."""
+        if options.propagation_policy:
+            return options.propagation_policy
+        if options.orphan_dependents is not None:
+            return "Orphan" if options.orphan_dependents else "Background"
+        if self.strategy.default_propagation_warning:
+            ctx.warnings.append(self.strategy.default_propagation_warning)
+        finalizers = obj["metadata"].get("finalizers") or ()
+        if ORPHAN_FINALIZER in finalizers:
+            return "Orphan"
+        if FOREGROUND_FINALIZER in finalizers:
+            return "Foreground"
+        return self.strategy.default_propagation
+
     @staticmethod
-    def _finalizers_after_delete(obj: JSON, options: DeleteOptions) -> builtins.list[str]:
+    def _finalizers_after_delete(obj: JSON, policy: str) -> builtins.list[str]:
         finalizers = list(obj["metadata"].get("finalizers") or ())
-        policy = options.propagation_policy
-        if not policy and options.orphan_dependents is not None:
-            policy = "Orphan" if options.orphan_dependents else "Background"
         if policy == "Orphan":
             finalizers = [f for f in finalizers if f != FOREGROUND_FINALIZER]
             if ORPHAN_FINALIZER not in finalizers:
@@ -377,14 +391,14 @@ class Store:
         return finalizers
 
     async def _mark_deleting(self, ctx: RequestContext, name: str, options: DeleteOptions,
-                             grace: int) -> JSON:
+                             grace: int, policy: str) -> JSON:
         async def mark(current: JSON | None) -> JSON:
             if current is None:
                 raise self._not_found(name)
             self._check_delete_preconditions(name, current, options)
             obj = clone(current)
             meta = obj["metadata"]
-            meta["finalizers"] = self._finalizers_after_delete(obj, options)
+            meta["finalizers"] = self._finalizers_after_delete(obj, policy)
             if not meta["finalizers"]:
                 del meta["finalizers"]
             existing_grace = meta.get("deletionGracePeriodSeconds")

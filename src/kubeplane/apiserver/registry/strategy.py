@@ -31,6 +31,10 @@ class Strategy:
     return_deleted_object = False
     # Seconds an etcd lease keeps objects alive (events), 0 for no TTL.
     ttl_seconds = 0
+    # What a DELETE without propagationPolicy (or orphanDependents) does to dependents, and the
+    # warning it carries (upstream keeps Orphan for batch/v1 Jobs and v1 ReplicationControllers).
+    default_propagation = "Background"
+    default_propagation_warning = ""
 
     def __init__(self, info: ResourceInfo, minor: str) -> None:
         self.info = info

@@ -49,8 +49,20 @@ class EventStrategy(CreateOnUpdateStrategy):
     ttl_seconds = EVENT_TTL_SECONDS
 
 
-class JobStrategy(WorkloadStrategy):
-    """Jobs get a selector on their own UID unless the user manages it (``manualSelector``)."""
+class OrphanByDefaultStrategy(WorkloadStrategy):
+    """ReplicationControllers: a DELETE without a policy orphans the pods (upstream keeps the old
+    default of core/v1 for compatibility)."""
+
+    default_propagation = "Orphan"
+
+
+class JobStrategy(OrphanByDefaultStrategy):
+    """Jobs get a selector on their own UID unless the user manages it (``manualSelector``).
+    A DELETE without a policy orphans the pods, with upstream's warning."""
+
+    default_propagation_warning = ("child pods are preserved by default when jobs are deleted; set "
+                                   "propagationPolicy=Background to remove them or set "
+                                   "propagationPolicy=Orphan to suppress this warning")
 
     def prepare_for_create(self, ctx: RequestContext, obj: JSON) -> None:
         super().prepare_for_create(ctx, obj)
