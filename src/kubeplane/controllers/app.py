@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import re
 import socket
 import sys
 import uuid
@@ -28,37 +27,13 @@ from kubeplane.client import (
     in_cluster_config,
     load_kubeconfig,
 )
+from kubeplane.component.flags import parse_bool, parse_duration
 from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
 from kubeplane.controllers.controller import ControllerContext
 from kubeplane.controllers.manager import ControllerManager, UnknownControllerError, enabled_controllers
 
 log = logging.getLogger("kubeplane.controller-manager")
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-
-
-def parse_duration(text: str) -> float:
-    """A Go duration (``15s``, ``1m30s``, ``500ms``) or plain seconds, in seconds."""
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
-
-
-def parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("true", "1", "t", "yes"):
-        return True
-    if lowered in ("false", "0", "f", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
-
 
 @dataclass
 class Options:

@@ -1,5 +1,6 @@
 """What every controller shares: the ``Controller`` protocol, the context the manager hands to
-constructors, and ``QueueController`` — informer handlers enqueue keys, workers sync them.
+constructors, ``QueueController`` — informer handlers enqueue keys, workers sync them — and
+``ResourceController``, a queue controller wired to the API (client, informers, events).
 
 The work queue guarantees a key is never synced by two workers at once, so a sync may read the
 informer cache and write without locks. A failed sync is retried with the queue's rate-limited
@@ -11,6 +12,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,11 +22,13 @@ from kubeplane.client import (
     Clock,
     Conflict,
     DeletedFinalStateUnknown,
+    EventHandlers,
     EventRecorder,
     Forbidden,
     Informer,
     RateLimitingQueue,
     RealClock,
+    Resource,
     SharedInformerFactory,
     ShutDown,
     meta_namespace_key,
@@ -69,6 +73,11 @@ def unwrap_tombstone(obj: JSON | DeletedFinalStateUnknown) -> JSON:
     return obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
 
 
+def is_resync(old: JSON, new: JSON) -> bool:
+    """An update notification that changed nothing: the informer's periodic resync."""
+    return old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion")
+
+
 class QueueController(abc.ABC):
     """A controller whose handlers enqueue ``namespace/name`` keys that workers ``sync``."""
 
@@ -89,6 +98,19 @@ class QueueController(abc.ABC):
 
     def enqueue_after(self, obj: JSON, delay: float) -> None:
         self.queue.add_after(meta_namespace_key(obj), delay)
+
+    def enqueue_updated(self, old: JSON, new: JSON) -> None:
+        self.enqueue(new)
+
+    def enqueue_deleted(self, obj: JSON | DeletedFinalStateUnknown) -> None:
+        self.enqueue(unwrap_tombstone(obj))
+
+    def enqueue_handlers(self, on_delete: Callable[[JSON | DeletedFinalStateUnknown], None] | None = None
+                         ) -> EventHandlers:
+        """Handlers for the kind the controller syncs: every change enqueues the object itself
+        (``on_delete`` replaces the plain enqueue when a deletion needs bookkeeping first)."""
+        return EventHandlers(on_add=self.enqueue, on_update=self.enqueue_updated,
+                             on_delete=on_delete or self.enqueue_deleted)
 
     @abc.abstractmethod
     async def sync(self, key: str) -> None:
@@ -121,6 +143,32 @@ class QueueController(abc.ABC):
                 self.queue.add_rate_limited(key)
             finally:
                 self.queue.done(key)
+
+
+class ResourceController(QueueController):
+    """A queue controller that acts through the API: the context's client, informers from the
+    shared factory, and events recorded as ``component``."""
+
+    component: str = ""
+
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx.clock)
+        self.ctx = ctx
+        self.client: Client = ctx.client
+
+    @property
+    def recorder(self) -> EventRecorder:
+        # Asked for on first use, so controllers that never record events start no recorder.
+        return self.ctx.recorder(self.component)
+
+    def informer(self, resource: Resource, handlers: EventHandlers | None = None,
+                 field_selector: str | None = None) -> Informer:
+        """The shared informer of ``resource``, synced before the first sync; ``handlers``, if
+        given, hear of its changes."""
+        informer = self.watch(self.ctx.informers.informer_for(resource, field_selector=field_selector))
+        if handlers is not None:
+            informer.add_event_handler(handlers)
+        return informer
 
 
 NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"

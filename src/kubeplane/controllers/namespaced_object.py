@@ -8,7 +8,7 @@ from typing import Any
 
 from kubeplane.client import DeletedFinalStateUnknown, EventHandlers, Informer, Resource
 from kubeplane.client.resource import NAMESPACES
-from kubeplane.controllers.controller import ControllerContext, QueueController, unwrap_tombstone
+from kubeplane.controllers.controller import ControllerContext, ResourceController, unwrap_tombstone
 
 JSON = dict[str, Any]
 
@@ -18,21 +18,19 @@ def is_active(namespace: JSON | None) -> bool:
         and (namespace.get("status") or {}).get("phase") != "Terminating"
 
 
-class PerNamespaceController(QueueController):
+class PerNamespaceController(ResourceController):
     """Keys are namespace names; the managed object's changes enqueue its namespace."""
 
     object_name: str = ""
 
     def __init__(self, ctx: ControllerContext, resource: Resource, field_selector: str | None = None) -> None:
-        super().__init__(ctx.clock)
-        self.client = ctx.client
+        super().__init__(ctx)
         self.resource = resource
-        self.namespaces: Informer = self.watch(ctx.informers.informer_for(NAMESPACES))
-        self.objects: Informer = self.watch(ctx.informers.informer_for(resource, field_selector=field_selector))
-        self.namespaces.add_event_handler(EventHandlers(on_add=self.enqueue,
-                                                        on_update=lambda old, new: self.enqueue(new)))
-        self.objects.add_event_handler(EventHandlers(on_update=lambda old, new: self._object_changed(new),
-                                                     on_delete=self._object_changed))
+        self.namespaces: Informer = self.informer(NAMESPACES, EventHandlers(
+            on_add=self.enqueue, on_update=self.enqueue_updated))
+        self.objects: Informer = self.informer(resource, EventHandlers(
+            on_update=lambda old, new: self._object_changed(new), on_delete=self._object_changed),
+            field_selector=field_selector)
 
     def _object_changed(self, obj: JSON | DeletedFinalStateUnknown) -> None:
         meta = unwrap_tombstone(obj)["metadata"]

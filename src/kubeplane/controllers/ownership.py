@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kubeplane.client import Client, NotFound, Resource
-from kubeplane.machinery.labels import LabelSelector
+from kubeplane.machinery.labels import LabelSelector, from_label_selector
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,14 @@ def resolve_controller_ref(obj: JSON, kind: str, lookup: Callable[[str], JSON | 
 
 def labels_of(obj: JSON) -> dict[str, str]:
     return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def selector_of(obj: JSON) -> LabelSelector | None:
+    """The object's ``spec.selector``, or None when it cannot be parsed (nothing is selected)."""
+    try:
+        return from_label_selector((obj.get("spec") or {}).get("selector"))
+    except Exception:
+        return None
 
 
 class ClaimManager:

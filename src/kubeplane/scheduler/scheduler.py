@@ -22,7 +22,7 @@ from kubeplane.client import (
     SharedInformerFactory,
 )
 from kubeplane.client.clock import Clock, RealClock
-from kubeplane.client.resource import NAMESPACES, NODES, PODS, REPLICASETS, SERVICES, Resource
+from kubeplane.client.resource import NAMESPACES, NODES, PODS, REPLICASETS, SERVICES, STATEFULSETS
 from kubeplane.scheduler.algorithm import Algorithm, SchedulingError
 from kubeplane.scheduler.cache import Cache, node_name_of
 from kubeplane.scheduler.framework.config import SchedulerConfig
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 
-STATEFULSETS = Resource("apps", "v1", "statefulsets", kind="StatefulSet")
 OWNER_RESOURCES = (SERVICES, REPLICASETS, STATEFULSETS)
 TERMINAL_PHASES = ("Succeeded", "Failed")
 # Fields of an unassigned pod the scheduler does not care about: a change in only these is not

@@ -4,18 +4,14 @@ the test marks pods Succeeded through pods/status, where a kubelet would."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
+from controllers_livelib import eventually, running_controllers
 
-from kubeplane.client import Client, NotFound, Resource, SharedInformerFactory, load_kubeconfig
-from kubeplane.client.resource import CONFIGMAPS, DEPLOYMENTS, PODS, REPLICASETS
-from kubeplane.controllers.controller import ControllerContext
-from kubeplane.controllers.job import JOBS
-from kubeplane.controllers.manager import REGISTRY, ControllerManager
+from kubeplane.client import Client, NotFound, Resource
+from kubeplane.client.resource import CONFIGMAPS, DEPLOYMENTS, JOBS, PODS, REPLICASETS
 
 pytestmark = pytest.mark.integration
 
@@ -26,33 +22,9 @@ RUNNING = ["deployment-controller", "replicaset-controller", "garbage-collector-
 
 
 @pytest.fixture
-async def client(apiserver: Any) -> AsyncIterator[Client]:
-    async with Client(load_kubeconfig(apiserver.kubeconfig), component="test") as c:
-        yield c
-
-
-@pytest.fixture
 async def controllers(apiserver: Any) -> AsyncIterator[None]:
-    registry = {name: REGISTRY[name] for name in RUNNING}
-    async with Client(load_kubeconfig(apiserver.kubeconfig), component="controller-manager") as c:
-        ctx = ControllerContext(c, SharedInformerFactory(c))
-        task = asyncio.create_task(ControllerManager(ctx, list(registry), registry).run())
+    async with running_controllers(apiserver, RUNNING):
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 30.0) -> Any:
-    """Poll ``check`` until it returns something truthy (a wait, not a timing assertion)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def gone(client: Client, resource: Resource, name: str, namespace: str | None) -> bool:

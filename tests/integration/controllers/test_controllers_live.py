@@ -9,17 +9,16 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from controllers_livelib import eventually, running_controllers
 
-from kubeplane.client import Client, NotFound, SharedInformerFactory, load_kubeconfig
-from kubeplane.client.resource import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS
-from kubeplane.controllers.controller import ControllerContext
-from kubeplane.controllers.manager import ControllerManager, enabled_controllers
-from kubeplane.controllers.serviceaccount import SERVICEACCOUNTS
+from kubeplane.client import Client, NotFound
+from kubeplane.client.resource import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS, SERVICEACCOUNTS
+from kubeplane.controllers.manager import enabled_controllers
 
 pytestmark = pytest.mark.integration
 
@@ -27,33 +26,10 @@ JSON = dict[str, Any]
 
 
 @pytest.fixture
-async def client(apiserver: Any) -> AsyncIterator[Client]:
-    async with Client(load_kubeconfig(apiserver.kubeconfig), component="test") as c:
-        yield c
-
-
-@pytest.fixture
 async def controllers(apiserver: Any) -> AsyncIterator[None]:
     """Every controller, in this process, on the session's API server (no leader election)."""
-    async with Client(load_kubeconfig(apiserver.kubeconfig), component="controller-manager") as c:
-        ctx = ControllerContext(c, SharedInformerFactory(c), root_ca=apiserver.pki.ca_cert.read_bytes())
-        task = asyncio.create_task(ControllerManager(ctx, enabled_controllers(["*"])).run())
+    async with running_controllers(apiserver, enabled_controllers(["*"]), root_ca=apiserver.pki.ca_cert.read_bytes()):
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
-    """Poll ``check`` until it returns something truthy (a wait, not a timing assertion)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def active_pods(client: Client, namespace: str) -> list[JSON]:

@@ -4,7 +4,6 @@ server, run in this process. There is no kubelet or scheduler: the test writes p
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,15 +11,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from controllers_livelib import eventually, running_controllers
 
-from kubeplane.client import Client, NotFound, SharedInformerFactory, load_kubeconfig
-from kubeplane.client.resource import ENDPOINTS, NODES, PODS, SERVICES
-from kubeplane.controllers.controller import ControllerContext
-from kubeplane.controllers.daemonset import DAEMONSETS, DaemonSetController
+from kubeplane.client import Client, NotFound
+from kubeplane.client.resource import (
+    DAEMONSETS,
+    ENDPOINTS,
+    ENDPOINTSLICES,
+    NODES,
+    PODS,
+    SERVICES,
+    STATEFULSETS,
+)
+from kubeplane.controllers.daemonset import DaemonSetController
 from kubeplane.controllers.endpoints import EndpointsController
-from kubeplane.controllers.endpointslice import ENDPOINTSLICES, EndpointSliceController
-from kubeplane.controllers.manager import ControllerManager, ControllerSpec
-from kubeplane.controllers.statefulset import STATEFULSETS, StatefulSetController
+from kubeplane.controllers.endpointslice import EndpointSliceController
+from kubeplane.controllers.manager import ControllerSpec
+from kubeplane.controllers.statefulset import StatefulSetController
 
 pytestmark = pytest.mark.integration
 
@@ -35,20 +42,9 @@ REGISTRY = {
 
 
 @pytest.fixture
-async def client(apiserver: Any) -> AsyncIterator[Client]:
-    async with Client(load_kubeconfig(apiserver.kubeconfig), component="test") as c:
-        yield c
-
-
-@pytest.fixture
 async def controllers(apiserver: Any) -> AsyncIterator[None]:
-    async with Client(load_kubeconfig(apiserver.kubeconfig), component="controller-manager") as c:
-        ctx = ControllerContext(c, SharedInformerFactory(c))
-        task = asyncio.create_task(ControllerManager(ctx, list(REGISTRY), REGISTRY).run())
+    async with running_controllers(apiserver, list(REGISTRY), REGISTRY):
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.fixture
@@ -66,18 +62,6 @@ async def nodes(client: Client) -> AsyncIterator[Callable[..., Awaitable[str]]]:
     for name in created:
         with contextlib.suppress(NotFound):
             await client.delete(NODES, name)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
-    """Poll ``check`` until it returns something truthy (a wait, not a timing assertion)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def set_running(client: Client, namespace: str, name: str, ip: str, ready: bool) -> None:

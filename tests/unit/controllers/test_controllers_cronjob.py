@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from kubeplane.client.resource import EVENTS
-from kubeplane.controllers.cronjob import CRONJOBS, CronJobController
+from kubeplane.client.resource import CRONJOBS, EVENTS, JOBS
+from kubeplane.controllers.cronjob import CronJobController
 from kubeplane.controllers.cronjob.controller import SCHEDULED_TIMESTAMP
 from kubeplane.controllers.cronjob.schedule import ScheduleError, parse_schedule
-from kubeplane.controllers.job import JOBS
 
 JSON = dict[str, Any]
 START = datetime(2026, 1, 1, tzinfo=UTC)  # the fake clock's wall time at 0

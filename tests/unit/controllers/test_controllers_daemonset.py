@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from kubeplane.client.resource import NODES, PODS
-from kubeplane.controllers.daemonset import DAEMONSETS, DaemonSetController
+from kubeplane.client.resource import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
+from kubeplane.controllers.daemonset import DaemonSetController
 from kubeplane.controllers.daemonset.pods import target_node
-from kubeplane.controllers.statefulset.history import CONTROLLERREVISIONS
 
 JSON = dict[str, Any]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from kubeplane.client.resource import NODES, PODS, SERVICES
-from kubeplane.controllers.endpointslice import ENDPOINTSLICES, EndpointSliceController
+from kubeplane.client.resource import ENDPOINTSLICES, NODES, PODS, SERVICES
+from kubeplane.controllers.endpointslice import EndpointSliceController
 from kubeplane.controllers.endpointslice.controller import MissingNodes
 
 JSON = dict[str, Any]

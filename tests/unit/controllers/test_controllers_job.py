@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from kubeplane.client.resource import EVENTS, PODS
-from kubeplane.controllers.job import JOBS, JobController
+from kubeplane.client.resource import EVENTS, JOBS, PODS
+from kubeplane.controllers.job import JobController
 from kubeplane.controllers.job.indexes import COMPLETION_INDEX, format_indexes, parse_indexes
 from kubeplane.controllers.job.pod_template import TRACKING_FINALIZER
 

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from typing import Any
 
 import pytest
 
 from kubeplane.client import FakeClock
-from kubeplane.controllers.app import parse_args, parse_duration
+from kubeplane.component.flags import parse_bool, parse_duration
+from kubeplane.controllers.app import parse_args
 from kubeplane.controllers.controller import QueueController
 from kubeplane.controllers.expectations import Expectations
 from kubeplane.controllers.manager import (
@@ -50,6 +52,18 @@ def test_flags_as_upstream() -> None:
         parse_args(["--controllers=bogus"])
     with pytest.raises(SystemExit):
         parse_args(["--leader-elect-lease-duration=5s"])  # not longer than the renew deadline
+
+
+def test_shared_flag_types_read_go_spellings() -> None:
+    assert parse_duration("1h2m3.5s") == 3723.5
+    assert parse_duration(" 250us ") == pytest.approx(0.00025)
+    assert parse_duration("7") == 7.0
+    assert (parse_bool(" T "), parse_bool("no")) == (True, False)
+    for bad_duration in ("5x", "1m5", "ms"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_duration(bad_duration)
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_bool("maybe")
 
 
 async def test_manager_builds_chosen_controllers_and_skips_unconfigured(ctx: Any) -> None:

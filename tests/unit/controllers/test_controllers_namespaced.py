@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeplane.client.resource import CONFIGMAPS, NAMESPACES, PODS
+from kubeplane.client.resource import CONFIGMAPS, NAMESPACES, PODS, SERVICEACCOUNTS
 from kubeplane.controllers.namespace import NamespaceController
 from kubeplane.controllers.rootcapublisher import ROOT_CA_CONFIGMAP, RootCAPublisher
-from kubeplane.controllers.serviceaccount import SERVICEACCOUNTS, ServiceAccountController
+from kubeplane.controllers.serviceaccount import ServiceAccountController
 
 JSON = dict[str, Any]
 

@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from kubeplane.client.resource import PODS
-from kubeplane.controllers.statefulset import STATEFULSETS, StatefulSetController
-from kubeplane.controllers.statefulset.history import CONTROLLERREVISIONS
-from kubeplane.controllers.statefulset.identity import PVCS
+from kubeplane.client.resource import CONTROLLERREVISIONS, PERSISTENTVOLUMECLAIMS, PODS, STATEFULSETS
+from kubeplane.controllers.statefulset import StatefulSetController
 
 JSON = dict[str, Any]
 
@@ -34,7 +32,7 @@ def controller(ctx: Any) -> StatefulSetController:
 
 
 async def sync(api: Any, ctx: Any, controller: Any) -> None:
-    api.feed(ctx.informers, STATEFULSETS, PODS, CONTROLLERREVISIONS, PVCS)
+    api.feed(ctx.informers, STATEFULSETS, PODS, CONTROLLERREVISIONS, PERSISTENTVOLUMECLAIMS)
     await controller.sync("ns/web")
 
 
@@ -65,7 +63,7 @@ async def test_ordered_ready_creates_one_pod_at_a_time_with_identity_and_claims(
                                          "controller-revision-hash": revision["metadata"]["name"]}
     assert pod["spec"]["hostname"] == "web-0" and pod["spec"]["subdomain"] == "web"
     assert pod["spec"]["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": "data-web-0"}}]
-    pvc = await api.get(PVCS, "data-web-0", "ns")
+    pvc = await api.get(PERSISTENTVOLUMECLAIMS, "data-web-0", "ns")
     assert pvc["metadata"]["labels"] == {"disk": "ssd", "app": "web"}
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "StatefulSet"
     set_phase(api, ready=False)
@@ -153,7 +151,7 @@ async def test_claim_retention_policy_sets_owner_references(api: Any, ctx: Any, 
     await ready_set(api, ctx, controller, replicas=2, volumeClaimTemplates=[claim],
                     persistentVolumeClaimRetentionPolicy=policy)
     set_uid = (await api.get(STATEFULSETS, "web", "ns"))["metadata"]["uid"]
-    refs = (await api.get(PVCS, "data-web-1", "ns"))["metadata"]["ownerReferences"]
+    refs = (await api.get(PERSISTENTVOLUMECLAIMS, "data-web-1", "ns"))["metadata"]["ownerReferences"]
     assert [(r["kind"], r["uid"]) for r in refs] == [("StatefulSet", set_uid)]
     current = await api.get(STATEFULSETS, "web", "ns")
     current["spec"]["replicas"] = 1
@@ -161,7 +159,7 @@ async def test_claim_retention_policy_sets_owner_references(api: Any, ctx: Any, 
     pod_uid = (await api.get(PODS, "web-1", "ns"))["metadata"]["uid"]
     await sync(api, ctx, controller)
     # Scaled away: the condemned pod owns its claim now (deleted with it), the set no longer does.
-    refs = (await api.get(PVCS, "data-web-1", "ns"))["metadata"]["ownerReferences"]
+    refs = (await api.get(PERSISTENTVOLUMECLAIMS, "data-web-1", "ns"))["metadata"]["ownerReferences"]
     assert [(r["kind"], r["uid"]) for r in refs] == [("Pod", pod_uid)]
     assert names(api) == ["web-0"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeplane.controllers.job import JOBS
+from kubeplane.client.resource import JOBS
 from kubeplane.controllers.ttlafterfinished import TTLAfterFinishedController
 
 

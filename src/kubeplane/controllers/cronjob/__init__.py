@@ -1,5 +1,5 @@
 """The CronJob controller (upstream ``pkg/controller/cronjob``, the v2 controller)."""
 
-from kubeplane.controllers.cronjob.controller import CRONJOBS, CronJobController
+from kubeplane.controllers.cronjob.controller import CronJobController
 
-__all__ = ["CRONJOBS", "CronJobController"]
+__all__ = ["CronJobController"]

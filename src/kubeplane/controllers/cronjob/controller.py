@@ -15,19 +15,18 @@ from typing import Any
 
 from kubeplane.client import (
     AlreadyExists,
-    Client,
     DeletedFinalStateUnknown,
     EventHandlers,
     Informer,
     NotFound,
-    Resource,
     split_key,
 )
 from kubeplane.client.events import NORMAL, WARNING
-from kubeplane.controllers.controller import ControllerContext, QueueController, unwrap_tombstone
+from kubeplane.client.resource import CRONJOBS, JOBS
+from kubeplane.controllers.controller import ControllerContext, ResourceController, unwrap_tombstone
 from kubeplane.controllers.cronjob.schedule import Schedule, ScheduleError, parse_schedule
-from kubeplane.controllers.job.controller import JOBS
 from kubeplane.controllers.job.status import COMPLETE, condition_true, is_finished
+from kubeplane.controllers.owners import Owners
 from kubeplane.controllers.ownership import controller_ref, new_controller_ref
 from kubeplane.controllers.status_writer import write_status
 from kubeplane.controllers.timeutil import format_time, parse_time
@@ -37,7 +36,6 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 
-CRONJOBS = Resource("batch", "v1", "cronjobs", kind="CronJob")
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 MAX_MISSED_RUNS = 100
 REQUEUE_SLACK = 0.1  # upstream wakes 100 ms after the scheduled time
@@ -101,31 +99,21 @@ def _started(job: JSON) -> str:
     return str((job.get("status") or {}).get("startTime") or job["metadata"].get("creationTimestamp") or "")
 
 
-class CronJobController(QueueController):
+class CronJobController(ResourceController):
     name = "cronjob"
     component = "cronjob-controller"
 
     def __init__(self, ctx: ControllerContext) -> None:
-        super().__init__(ctx.clock)
-        self.client: Client = ctx.client
-        self.recorder = ctx.recorder(self.component)
-        self.cronjobs: Informer = self.watch(ctx.informers.informer_for(CRONJOBS))
-        self.jobs: Informer = self.watch(ctx.informers.informer_for(JOBS))
-        self.cronjobs.add_event_handler(EventHandlers(on_add=self.enqueue,
-                                                      on_update=lambda old, new: self.enqueue(new)))
-        self.jobs.add_event_handler(EventHandlers(on_add=self._job_changed,
-                                                  on_update=lambda old, new: self._job_changed(new),
-                                                  on_delete=self._job_deleted))
-
-    def _owner_of(self, job: JSON) -> JSON | None:
-        ref = controller_ref(job)
-        if ref is None or ref.get("kind") != CRONJOBS.kind:
-            return None
-        owner = self.cronjobs.get(str(ref.get("name")), job["metadata"].get("namespace"))
-        return owner if owner is not None and owner["metadata"].get("uid") == ref.get("uid") else None
+        super().__init__(ctx)
+        self.cronjobs: Informer = self.informer(CRONJOBS, EventHandlers(
+            on_add=self.enqueue, on_update=self.enqueue_updated))
+        self.owners = Owners(self.cronjobs, CRONJOBS.kind)
+        self.jobs: Informer = self.informer(JOBS, EventHandlers(
+            on_add=self._job_changed, on_update=lambda old, new: self._job_changed(new),
+            on_delete=self._job_deleted))
 
     def _job_changed(self, job: JSON) -> None:
-        owner = self._owner_of(job)
+        owner = self.owners.owner_of(job)
         if owner is not None:
             self.enqueue(owner)
 

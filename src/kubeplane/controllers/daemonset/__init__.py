@@ -1,5 +1,5 @@
 """The DaemonSet controller: one pod on every node the template may run on."""
 
-from kubeplane.controllers.daemonset.controller import DAEMONSETS, DaemonSetController
+from kubeplane.controllers.daemonset.controller import DaemonSetController
 
-__all__ = ["DAEMONSETS", "DaemonSetController"]
+__all__ = ["DaemonSetController"]

@@ -15,21 +15,20 @@ from collections.abc import Awaitable
 from typing import Any
 
 from kubeplane.client import (
-    Client,
     DeletedFinalStateUnknown,
     EventHandlers,
     Informer,
     NotFound,
-    Resource,
     meta_namespace_key,
     split_key,
 )
 from kubeplane.client.events import NORMAL, WARNING
-from kubeplane.client.resource import NODES, PODS
+from kubeplane.client.resource import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from kubeplane.controllers.controller import (
     ControllerContext,
-    QueueController,
+    ResourceController,
     is_namespace_terminating,
+    is_resync,
     unwrap_tombstone,
 )
 from kubeplane.controllers.daemonset.eligibility import node_should_run
@@ -37,54 +36,47 @@ from kubeplane.controllers.daemonset.pods import by_age, is_updated, new_daemon_
 from kubeplane.controllers.daemonset.rolling import allows_surge, plan_rolling_update
 from kubeplane.controllers.daemonset.status import compute_status
 from kubeplane.controllers.expectations import Expectations
+from kubeplane.controllers.history import (
+    CONTROLLER_REVISION_HASH,
+    ensure_revision,
+    revision_data,
+    truncate_history,
+)
+from kubeplane.controllers.owners import Owners
 from kubeplane.controllers.ownership import (
     ClaimManager,
     controller_ref,
     labels_of,
     recheck_owner,
-    resolve_controller_ref,
+    selector_of,
 )
 from kubeplane.controllers.pods import is_pod_available
-from kubeplane.controllers.replicaset.controller import selector_of
 from kubeplane.controllers.slowstart import slow_start_batch
-from kubeplane.controllers.statefulset.history import (
-    CONTROLLER_REVISION_HASH,
-    CONTROLLERREVISIONS,
-    ensure_revision,
-    revision_data,
-    truncate_history,
-)
 from kubeplane.controllers.status_writer import write_status
 
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 
-DAEMONSETS = Resource("apps", "v1", "daemonsets", kind="DaemonSet")
 BURST_REPLICAS = 250  # upstream: at most this many creates or deletes per sync
 
 
-class DaemonSetController(QueueController):
+class DaemonSetController(ResourceController):
     name = "daemonset"
     component = "daemonset-controller"
 
     def __init__(self, ctx: ControllerContext) -> None:
-        super().__init__(ctx.clock)
-        self.client: Client = ctx.client
-        self.recorder = ctx.recorder(self.component)
+        super().__init__(ctx)
         # Two ledgers, because one sync may both create and delete.
         self.creations = Expectations(ctx.clock)
         self.deletions = Expectations(ctx.clock)
-        self.sets: Informer = self.watch(ctx.informers.informer_for(DAEMONSETS))
-        self.pods: Informer = self.watch(ctx.informers.informer_for(PODS))
-        self.nodes: Informer = self.watch(ctx.informers.informer_for(NODES))
-        self.revisions: Informer = self.watch(ctx.informers.informer_for(CONTROLLERREVISIONS))
-        self.sets.add_event_handler(EventHandlers(
-            on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new), on_delete=self._set_deleted))
-        self.pods.add_event_handler(EventHandlers(on_add=self._pod_added, on_update=self._pod_updated,
-                                                  on_delete=self._pod_deleted))
-        self.nodes.add_event_handler(EventHandlers(on_add=self._node_changed, on_update=self._node_updated,
-                                                   on_delete=self._node_changed))
+        self.sets: Informer = self.informer(DAEMONSETS, self.enqueue_handlers(on_delete=self._set_deleted))
+        self.pods: Informer = self.informer(PODS, EventHandlers(
+            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted))
+        self.nodes: Informer = self.informer(NODES, EventHandlers(
+            on_add=self._node_changed, on_update=self._node_updated, on_delete=self._node_changed))
+        self.revisions: Informer = self.informer(CONTROLLERREVISIONS)
+        self.owners = Owners(self.sets, DAEMONSETS.kind)
 
     # -- event handlers: only enqueue ---------------------------------------------------------
 
@@ -95,52 +87,36 @@ class DaemonSetController(QueueController):
         self.deletions.forget(key)
         self.enqueue(ds)
 
-    def _owner_of(self, pod: JSON) -> JSON | None:
-        namespace = pod["metadata"].get("namespace")
-        return resolve_controller_ref(pod, DAEMONSETS.kind, lambda name: self.sets.get(name, namespace))
-
-    def _sets_selecting(self, pod: JSON) -> list[JSON]:
-        found = []
-        for ds in self.sets.list(pod["metadata"].get("namespace")):
-            selector = selector_of(ds)
-            if selector is not None and not selector.empty and selector.matches(labels_of(pod)):
-                found.append(ds)
-        return found
-
     def _pod_added(self, pod: JSON) -> None:
         if pod["metadata"].get("deletionTimestamp"):
             self._pod_deleted(pod)
             return
-        owner = self._owner_of(pod)
-        if owner is not None:
-            self.creations.creation_observed(meta_namespace_key(owner))
+        owned = controller_ref(pod) is not None
+        for owner in self.owners.to_sync(pod):  # for an orphan, every set that may adopt it
+            if owned:
+                self.creations.creation_observed(meta_namespace_key(owner))
             self.enqueue(owner)
-        elif controller_ref(pod) is None:
-            for ds in self._sets_selecting(pod):
-                self.enqueue(ds)
 
     def _pod_updated(self, old: JSON, new: JSON) -> None:
-        if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
+        if is_resync(old, new):
             return
         if new["metadata"].get("deletionTimestamp"):
             self._pod_deleted(new)
-        if controller_ref(old) != controller_ref(new) and controller_ref(old) is not None:
-            previous = self._owner_of(old)
-            if previous is not None:
-                self.enqueue(previous)
-        owner = self._owner_of(new)
+        for previous in self.owners.left_by(old, new):
+            self.enqueue(previous)
+        owner = self.owners.owner_of(new)
         if owner is not None:
             self.enqueue(owner)
             min_ready = int((owner.get("spec") or {}).get("minReadySeconds") or 0)
             if min_ready > 0:
                 self.enqueue_after(owner, min_ready + 1)  # to count it available once it has been
         elif controller_ref(new) is None:
-            for ds in self._sets_selecting(new):
+            for ds in self.owners.selecting(new):
                 self.enqueue(ds)
 
     def _pod_deleted(self, obj: JSON | DeletedFinalStateUnknown) -> None:
         pod = unwrap_tombstone(obj)
-        owner = self._owner_of(pod)
+        owner = self.owners.owner_of(pod)
         if owner is not None:
             self.deletions.deletion_observed(meta_namespace_key(owner), meta_namespace_key(pod))
             self.enqueue(owner)

@@ -3,19 +3,19 @@ template's nodeName, nodeSelector and required node affinity must match, and its
 with the ones the controller adds to every daemon pod — must cover the node's NoSchedule and
 NoExecute taints. An untolerated NoExecute taint also evicts a pod already there.
 
-The matching is written here rather than imported from the scheduler because controllers may
-only import ``client`` and ``machinery``.
+The matching itself is the scheduler's, shared through ``machinery`` (controllers may not
+import the scheduler).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kubeplane.machinery import labels
+from kubeplane.machinery.nodeaffinity import pod_spec_matches_node
+from kubeplane.machinery.taints import NO_EXECUTE, NO_SCHEDULE, first_untolerated, node_taints
 
 JSON = dict[str, Any]
 
-NO_SCHEDULE, NO_EXECUTE = "NoSchedule", "NoExecute"
 NOT_READY = "node.kubernetes.io/not-ready"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 DISK_PRESSURE = "node.kubernetes.io/disk-pressure"
@@ -23,10 +23,6 @@ MEMORY_PRESSURE = "node.kubernetes.io/memory-pressure"
 PID_PRESSURE = "node.kubernetes.io/pid-pressure"
 UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 NETWORK_UNAVAILABLE = "node.kubernetes.io/network-unavailable"
-
-_OPERATORS = {"In": labels.IN, "NotIn": labels.NOT_IN, "Exists": labels.EXISTS,
-              "DoesNotExist": labels.DOES_NOT_EXIST, "Gt": labels.GREATER_THAN, "Lt": labels.LESS_THAN}
-
 
 def default_tolerations(pod_spec: JSON) -> list[JSON]:
     """What upstream adds to every daemon pod so node conditions never evict or block it."""
@@ -50,48 +46,8 @@ def with_default_tolerations(tolerations: list[JSON], pod_spec: JSON) -> list[JS
     return result
 
 
-def tolerates(toleration: JSON, taint: JSON) -> bool:
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def _untolerated(taints: list[JSON], tolerations: list[JSON], effects: tuple[str, ...]) -> bool:
-    return any(t.get("effect") in effects and not any(tolerates(tol, t) for tol in tolerations) for t in taints)
-
-
-def _term_matches(term: JSON, node: JSON) -> bool:
-    expressions = term.get("matchExpressions") or []
-    fields = term.get("matchFields") or []
-    if not expressions and not fields:
-        return False  # an empty term matches no node
-    node_labels = (node.get("metadata") or {}).get("labels") or {}
-    node_fields = {"metadata.name": node["metadata"]["name"]}
-    for expressions_, have in ((expressions, node_labels), (fields, node_fields)):
-        for expression in expressions_:
-            operator = _OPERATORS.get(expression.get("operator", ""))
-            if operator is None or (expressions_ is fields and operator not in (labels.IN, labels.NOT_IN)):
-                return False
-            if not labels.Requirement(expression.get("key", ""), operator,
-                                      tuple(expression.get("values") or ())).matches(have):
-                return False
-    return True
-
-
-def node_affinity_matches(pod_spec: JSON, node: JSON) -> bool:
-    node_labels = (node.get("metadata") or {}).get("labels") or {}
-    if any(node_labels.get(k) != v for k, v in (pod_spec.get("nodeSelector") or {}).items()):
-        return False
-    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution")
-    return required is None or any(_term_matches(t, node) for t in required.get("nodeSelectorTerms") or ())
+def _untolerated(taints: list[JSON], tolerations: list[JSON], effect: str) -> bool:
+    return first_untolerated(taints, tolerations, lambda taint: taint.get("effect") == effect) is not None
 
 
 def node_should_run(ds: JSON, node: JSON) -> tuple[bool, bool]:
@@ -100,12 +56,12 @@ def node_should_run(ds: JSON, node: JSON) -> tuple[bool, bool]:
     name = node["metadata"]["name"]
     if pod_spec.get("nodeName") and pod_spec["nodeName"] != name:
         return False, False
-    if not node_affinity_matches(pod_spec, node):
+    if not pod_spec_matches_node(pod_spec, node):
         return False, False
-    taints = list((node.get("spec") or {}).get("taints") or ())
+    taints = node_taints(node)
     tolerations = with_default_tolerations(list(pod_spec.get("tolerations") or ()), pod_spec)
-    if _untolerated(taints, tolerations, (NO_EXECUTE,)):
+    if _untolerated(taints, tolerations, NO_EXECUTE):
         return False, False
-    if _untolerated(taints, tolerations, (NO_SCHEDULE,)):
+    if _untolerated(taints, tolerations, NO_SCHEDULE):
         return False, True
     return True, True

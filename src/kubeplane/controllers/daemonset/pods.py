@@ -8,8 +8,8 @@ from typing import Any
 
 from kubeplane.client import Resource
 from kubeplane.controllers.daemonset.eligibility import with_default_tolerations
+from kubeplane.controllers.history import CONTROLLER_REVISION_HASH
 from kubeplane.controllers.ownership import new_controller_ref
-from kubeplane.controllers.statefulset.history import CONTROLLER_REVISION_HASH
 from kubeplane.machinery.objects import clone
 
 JSON = dict[str, Any]

@@ -7,90 +7,45 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kubeplane.client import Client, DeletedFinalStateUnknown, EventHandlers, Informer, split_key
+from kubeplane.client import DeletedFinalStateUnknown, EventHandlers, Informer, split_key
 from kubeplane.client.events import WARNING
 from kubeplane.client.resource import DEPLOYMENTS, PODS, REPLICASETS
-from kubeplane.controllers.controller import ControllerContext, QueueController, unwrap_tombstone
+from kubeplane.controllers.controller import ControllerContext, ResourceController, unwrap_tombstone
 from kubeplane.controllers.deployment.replicas import is_rolling_update
 from kubeplane.controllers.deployment.rollout import Rollout
+from kubeplane.controllers.owners import Owners
 from kubeplane.controllers.ownership import (
     ClaimManager,
     controller_ref,
-    labels_of,
     recheck_owner,
     resolve_controller_ref,
+    selector_of,
 )
-from kubeplane.controllers.replicaset.controller import selector_of
 
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 
 
-class DeploymentController(QueueController):
+class DeploymentController(ResourceController):
     name = "deployment"
     component = "deployment-controller"
 
     def __init__(self, ctx: ControllerContext) -> None:
-        super().__init__(ctx.clock)
-        self.client: Client = ctx.client
-        self.recorder = ctx.recorder(self.component)
-        self.deployments: Informer = self.watch(ctx.informers.informer_for(DEPLOYMENTS))
-        self.sets: Informer = self.watch(ctx.informers.informer_for(REPLICASETS))
-        self.pods: Informer = self.watch(ctx.informers.informer_for(PODS))
-        self.deployments.add_event_handler(EventHandlers(
-            on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
-            on_delete=lambda obj: self.enqueue(unwrap_tombstone(obj))))
-        self.sets.add_event_handler(EventHandlers(on_add=self._set_added, on_update=self._set_updated,
-                                                  on_delete=self._set_deleted))
-        self.pods.add_event_handler(EventHandlers(on_delete=self._pod_deleted))
+        super().__init__(ctx)
+        self.deployments: Informer = self.informer(DEPLOYMENTS, self.enqueue_handlers())
+        self.owners = Owners(self.deployments, DEPLOYMENTS.kind)
+        self.sets: Informer = self.informer(REPLICASETS, self.owners.child_handlers(self.enqueue))
+        self.pods: Informer = self.informer(PODS, EventHandlers(on_delete=self._pod_deleted))
 
     # -- event handlers: only enqueue ---------------------------------------------------------
-
-    def _owner_of(self, rs: JSON) -> JSON | None:
-        namespace = rs["metadata"].get("namespace")
-        return resolve_controller_ref(rs, DEPLOYMENTS.kind, lambda name: self.deployments.get(name, namespace))
-
-    def _deployments_selecting(self, rs: JSON) -> list[JSON]:
-        found = []
-        for d in self.deployments.list(rs["metadata"].get("namespace")):
-            selector = selector_of(d)
-            if selector is not None and not selector.empty and selector.matches(labels_of(rs)):
-                found.append(d)
-        return found
-
-    def _enqueue_owner_or_candidates(self, rs: JSON) -> None:
-        if controller_ref(rs) is not None:
-            owner = self._owner_of(rs)
-            if owner is not None:
-                self.enqueue(owner)
-            return
-        for d in self._deployments_selecting(rs):  # an orphan: whoever matches may adopt it
-            self.enqueue(d)
-
-    def _set_added(self, rs: JSON) -> None:
-        self._enqueue_owner_or_candidates(rs)
-
-    def _set_updated(self, old: JSON, new: JSON) -> None:
-        if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
-            return
-        if controller_ref(old) != controller_ref(new) and controller_ref(old) is not None:
-            previous = self._owner_of(old)
-            if previous is not None:
-                self.enqueue(previous)
-        self._enqueue_owner_or_candidates(new)
-
-    def _set_deleted(self, obj: JSON | DeletedFinalStateUnknown) -> None:
-        owner = self._owner_of(unwrap_tombstone(obj))
-        if owner is not None:
-            self.enqueue(owner)
 
     def _pod_deleted(self, obj: JSON | DeletedFinalStateUnknown) -> None:
         # Only Recreate waits for pods (old ones must be gone before new ones start).
         pod = unwrap_tombstone(obj)
         namespace = pod["metadata"].get("namespace")
         rs = resolve_controller_ref(pod, REPLICASETS.kind, lambda name: self.sets.get(name, namespace))
-        owner = self._owner_of(rs) if rs is not None else None
+        owner = self.owners.owner_of(rs) if rs is not None else None
         if owner is not None and not is_rolling_update(owner):
             self.enqueue(owner)
 

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from kubeplane.client import (
-    Client,
     DeletedFinalStateUnknown,
     EventHandlers,
     Informer,
@@ -22,10 +21,9 @@ from kubeplane.client import (
     split_key,
 )
 from kubeplane.client.events import WARNING
-from kubeplane.client.resource import ENDPOINTS, PODS, SERVICES
+from kubeplane.client.resource import ENDPOINTS
 from kubeplane.controllers.controller import (
     ControllerContext,
-    QueueController,
     is_namespace_terminating,
     unwrap_tombstone,
 )
@@ -36,8 +34,8 @@ from kubeplane.controllers.endpoints.podaddress import (
     service_selector_set,
     service_selects,
 )
+from kubeplane.controllers.endpoints.servicepods import ServicePodsController
 from kubeplane.controllers.endpoints.subsets import OVER_CAPACITY, TRUNCATED, build_subsets, truncate
-from kubeplane.controllers.endpoints.triggertime import TriggerTimeTracker
 from kubeplane.controllers.ownership import labels_of
 
 log = logging.getLogger(__name__)
@@ -61,42 +59,16 @@ def endpoints_labels(service: JSON) -> dict[str, str]:
     return result
 
 
-class EndpointsController(QueueController):
+class EndpointsController(ServicePodsController):
     name = "endpoints"
     component = "endpoint-controller"
 
     def __init__(self, ctx: ControllerContext) -> None:
-        super().__init__(ctx.clock)
-        self.client: Client = ctx.client
-        self.recorder = ctx.recorder(self.component)
-        self.triggers = TriggerTimeTracker()
-        self.services: Informer = self.watch(ctx.informers.informer_for(SERVICES))
-        self.pods: Informer = self.watch(ctx.informers.informer_for(PODS))
-        self.endpoints: Informer = self.watch(ctx.informers.informer_for(ENDPOINTS))
-        self.services.add_event_handler(EventHandlers(
-            on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
-            on_delete=lambda obj: self.enqueue(unwrap_tombstone(obj))))
-        self.pods.add_event_handler(EventHandlers(on_add=self._pod_changed, on_update=self._pod_updated,
-                                                  on_delete=self._pod_changed))
+        super().__init__(ctx)
         # Someone deleting a managed Endpoints object: put it back.
-        self.endpoints.add_event_handler(EventHandlers(on_delete=self._endpoints_deleted))
+        self.endpoints: Informer = self.informer(ENDPOINTS, EventHandlers(on_delete=self._endpoints_deleted))
 
     # -- event handlers: only enqueue ---------------------------------------------------------
-
-    def _enqueue_services_selecting(self, pod: JSON) -> None:
-        for service in self.services.list(pod["metadata"].get("namespace")):
-            if service_selects(service, pod):
-                self.enqueue(service)
-
-    def _pod_changed(self, obj: JSON | DeletedFinalStateUnknown) -> None:
-        self._enqueue_services_selecting(unwrap_tombstone(obj))
-
-    def _pod_updated(self, old: JSON, new: JSON) -> None:
-        if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
-            return
-        self._enqueue_services_selecting(new)
-        if labels_of(old) != labels_of(new):
-            self._enqueue_services_selecting(old)  # the services it left
 
     def _endpoints_deleted(self, obj: JSON | DeletedFinalStateUnknown) -> None:
         endpoints = unwrap_tombstone(obj)

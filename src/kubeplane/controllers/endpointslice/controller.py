@@ -18,19 +18,16 @@ import logging
 from typing import Any
 
 from kubeplane.client import (
-    Client,
     DeletedFinalStateUnknown,
     EventHandlers,
     Informer,
     NotFound,
-    Resource,
     split_key,
 )
 from kubeplane.client.events import WARNING
-from kubeplane.client.resource import NODES, PODS, SERVICES
+from kubeplane.client.resource import ENDPOINTSLICES, NODES, SERVICES
 from kubeplane.controllers.controller import (
     ControllerContext,
-    QueueController,
     is_namespace_terminating,
     unwrap_tombstone,
 )
@@ -43,7 +40,7 @@ from kubeplane.controllers.endpoints.podaddress import (
     service_selects,
     should_pod_be_in_endpoints,
 )
-from kubeplane.controllers.endpoints.triggertime import TriggerTimeTracker
+from kubeplane.controllers.endpoints.servicepods import ServicePodsController
 from kubeplane.controllers.endpointslice.endpoint import (
     CONTROLLER_NAME,
     MANAGED_BY_LABEL,
@@ -61,7 +58,6 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 
-ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", kind="EndpointSlice")
 STALE_CACHE_RECHECK = 1.0  # seconds; the slice events of our own writes normally requeue sooner
 
 
@@ -76,51 +72,22 @@ def _rv(obj: JSON) -> int:
         return 0
 
 
-class EndpointSliceController(QueueController):
+class EndpointSliceController(ServicePodsController):
     name = "endpointslice"
     component = "endpointslice-controller"
 
     def __init__(self, ctx: ControllerContext, max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> None:
-        super().__init__(ctx.clock)
-        self.client: Client = ctx.client
-        self.recorder = ctx.recorder(self.component)
+        super().__init__(ctx)
         self.max_endpoints_per_slice = max_endpoints_per_slice
-        self.triggers = TriggerTimeTracker()
         # service key -> slice name -> resourceVersion we wrote (None: we deleted it)
         self._written: dict[str, dict[str, int | None]] = {}
-        self.services: Informer = self.watch(ctx.informers.informer_for(SERVICES))
-        self.pods: Informer = self.watch(ctx.informers.informer_for(PODS))
-        self.nodes: Informer = self.watch(ctx.informers.informer_for(NODES))
-        self.slices: Informer = self.watch(ctx.informers.informer_for(ENDPOINTSLICES))
-        self.services.add_event_handler(EventHandlers(
-            on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new), on_delete=self._service_deleted))
-        self.pods.add_event_handler(EventHandlers(on_add=self._pod_changed, on_update=self._pod_updated,
-                                                  on_delete=self._pod_changed))
-        self.nodes.add_event_handler(EventHandlers(on_add=self._node_changed, on_update=self._node_updated,
-                                                   on_delete=self._node_changed))
-        self.slices.add_event_handler(EventHandlers(
+        self.nodes: Informer = self.informer(NODES, EventHandlers(
+            on_add=self._node_changed, on_update=self._node_updated, on_delete=self._node_changed))
+        self.slices: Informer = self.informer(ENDPOINTSLICES, EventHandlers(
             on_add=self._slice_changed, on_update=lambda old, new: self._slice_changed(new),
             on_delete=self._slice_changed))
 
     # -- event handlers: only enqueue ---------------------------------------------------------
-
-    def _service_deleted(self, obj: JSON | DeletedFinalStateUnknown) -> None:
-        self.enqueue(unwrap_tombstone(obj))
-
-    def _enqueue_services_selecting(self, pod: JSON) -> None:
-        for service in self.services.list(pod["metadata"].get("namespace")):
-            if service_selects(service, pod):
-                self.enqueue(service)
-
-    def _pod_changed(self, obj: JSON | DeletedFinalStateUnknown) -> None:
-        self._enqueue_services_selecting(unwrap_tombstone(obj))
-
-    def _pod_updated(self, old: JSON, new: JSON) -> None:
-        if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
-            return
-        self._enqueue_services_selecting(new)
-        if labels_of(old) != labels_of(new):
-            self._enqueue_services_selecting(old)
 
     def _node_changed(self, obj: JSON | DeletedFinalStateUnknown) -> None:
         # Endpoints carry their node's zone, and pods on unknown nodes wait for it: revisit all.

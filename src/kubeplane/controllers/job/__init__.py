@@ -1,5 +1,5 @@
 """The Job controller (upstream ``pkg/controller/job``)."""
 
-from kubeplane.controllers.job.controller import JOBS, JobController
+from kubeplane.controllers.job.controller import JobController
 
-__all__ = ["JOBS", "JobController"]
+__all__ = ["JobController"]

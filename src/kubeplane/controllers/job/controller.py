@@ -19,22 +19,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kubeplane.client import (
-    Client,
     DeletedFinalStateUnknown,
     EventHandlers,
     Informer,
     NotFound,
     RateLimitingQueue,
-    Resource,
     ShutDown,
     meta_namespace_key,
     split_key,
 )
 from kubeplane.client.events import NORMAL, WARNING
-from kubeplane.client.resource import PODS
+from kubeplane.client.resource import JOBS, PODS
 from kubeplane.controllers.controller import (
     ControllerContext,
-    QueueController,
+    ResourceController,
     is_namespace_terminating,
     unwrap_tombstone,
 )
@@ -54,9 +52,9 @@ from kubeplane.controllers.job.status import (
     job_condition,
     with_condition,
 )
-from kubeplane.controllers.ownership import ClaimManager, controller_ref, recheck_owner
+from kubeplane.controllers.owners import Owners
+from kubeplane.controllers.ownership import ClaimManager, controller_ref, recheck_owner, selector_of
 from kubeplane.controllers.pods import is_pod_active, is_pod_ready
-from kubeplane.controllers.replicaset.controller import selector_of
 from kubeplane.controllers.slowstart import slow_start_batch
 from kubeplane.controllers.timeutil import format_time, parse_time
 
@@ -64,7 +62,6 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 
-JOBS = Resource("batch", "v1", "jobs", kind="Job")
 MAX_POD_CREATE_DELETE_PER_SYNC = 500  # upstream's MaxPodCreateDeletePerSync
 
 
@@ -100,14 +97,12 @@ def _uid(obj: JSON) -> str:
     return str(obj["metadata"].get("uid") or "")
 
 
-class JobController(QueueController):
+class JobController(ResourceController):
     name = "job"
     component = "job-controller"
 
     def __init__(self, ctx: ControllerContext, delay_terminal_condition: bool | None = None) -> None:
-        super().__init__(ctx.clock)
-        self.client: Client = ctx.client
-        self.recorder = ctx.recorder(self.component)
+        super().__init__(ctx)
         self.expectations = Expectations(ctx.clock)
         self.backoffs: dict[str, BackoffRecord] = {}
         # None: ask the server's version at start (1.31 delayed the terminal conditions).
@@ -116,28 +111,19 @@ class JobController(QueueController):
         # The resourceVersion of each Job's last status write: a cached Job older than that would
         # make a sync count from a status that is already superseded.
         self.written: dict[str, str] = {}
-        self.jobs: Informer = self.watch(ctx.informers.informer_for(JOBS))
-        self.pods: Informer = self.watch(ctx.informers.informer_for(PODS))
-        self.jobs.add_event_handler(EventHandlers(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
-                                                  on_delete=self._job_deleted))
-        self.pods.add_event_handler(EventHandlers(on_add=self._pod_changed,
-                                                  on_update=lambda old, new: self._pod_changed(new, old),
-                                                  on_delete=self._pod_deleted))
+        self.jobs: Informer = self.informer(JOBS, self.enqueue_handlers(on_delete=self._job_deleted))
+        self.pods: Informer = self.informer(PODS, EventHandlers(
+            on_add=self._pod_changed, on_update=lambda old, new: self._pod_changed(new, old),
+            on_delete=self._pod_deleted))
+        self.owners = Owners(self.jobs, JOBS.kind)
 
     # -- event handlers -------------------------------------------------------------------------
-
-    def _job_of(self, pod: JSON) -> JSON | None:
-        ref = controller_ref(pod)
-        if ref is None or ref.get("kind") != JOBS.kind:
-            return None
-        job = self.jobs.get(str(ref.get("name")), pod["metadata"].get("namespace"))
-        return job if job is not None and _uid(job) == ref.get("uid") else None
 
     def _is_job_pod(self, pod: JSON) -> bool:
         return (controller_ref(pod) or {}).get("kind") == JOBS.kind
 
     def _pod_changed(self, pod: JSON, old: JSON | None = None) -> None:
-        job = self._job_of(pod)
+        job = self.owners.owner_of(pod)
         if job is None:
             if self._is_job_pod(pod) and has_tracking_finalizer(pod):
                 self.orphans.add(meta_namespace_key(pod))  # its Job is gone: release the pod
@@ -153,7 +139,7 @@ class JobController(QueueController):
 
     def _pod_deleted(self, obj: JSON | DeletedFinalStateUnknown) -> None:
         pod = unwrap_tombstone(obj)
-        job = self._job_of(pod)
+        job = self.owners.owner_of(pod)
         if job is not None:
             self.expectations.deletion_observed(meta_namespace_key(job), meta_namespace_key(pod))
             self.enqueue(job)
@@ -197,7 +183,7 @@ class JobController(QueueController):
             try:
                 namespace, name = split_key(key)
                 pod = self.pods.get(name, namespace)
-                job = self._job_of(pod) if pod is not None else None
+                job = self.owners.owner_of(pod) if pod is not None else None
                 if pod is not None and has_tracking_finalizer(pod) and (job is None or is_finished(job)):
                     await self.remove_tracking_finalizer(pod)
                 self.orphans.forget(key)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kubeplane.client import Client, EventHandlers, Informer, NotFound, resource_path
+from kubeplane.client import EventHandlers, Informer, NotFound, resource_path
 from kubeplane.client.resource import NAMESPACES
-from kubeplane.controllers.controller import ControllerContext, QueueController
+from kubeplane.controllers.controller import ControllerContext, ResourceController
 from kubeplane.controllers.namespace.discovery import DeletableResource, namespaced_resources
 
 log = logging.getLogger(__name__)
@@ -26,16 +26,14 @@ KUBERNETES_FINALIZER = "kubernetes"
 MIN_RECHECK, MAX_RECHECK = 1.0, 15.0  # seconds before looking again at content still going away
 
 
-class NamespaceController(QueueController):
+class NamespaceController(ResourceController):
     name = "namespace"
     component = "namespace-controller"
 
     def __init__(self, ctx: ControllerContext) -> None:
-        super().__init__(ctx.clock)
-        self.client: Client = ctx.client
-        self.namespaces: Informer = self.watch(ctx.informers.informer_for(NAMESPACES))
-        self.namespaces.add_event_handler(EventHandlers(on_add=self._enqueue_terminating,
-                                                        on_update=lambda old, new: self._enqueue_terminating(new)))
+        super().__init__(ctx)
+        self.namespaces: Informer = self.informer(NAMESPACES, EventHandlers(
+            on_add=self._enqueue_terminating, on_update=lambda old, new: self._enqueue_terminating(new)))
 
     def _enqueue_terminating(self, namespace: JSON) -> None:
         if namespace["metadata"].get("deletionTimestamp"):

@@ -13,7 +13,6 @@ import logging
 from typing import Any
 
 from kubeplane.client import (
-    Client,
     DeletedFinalStateUnknown,
     EventHandlers,
     Informer,
@@ -26,25 +25,26 @@ from kubeplane.client.events import NORMAL, WARNING
 from kubeplane.client.resource import PODS, REPLICASETS
 from kubeplane.controllers.controller import (
     ControllerContext,
-    QueueController,
+    ResourceController,
     is_namespace_terminating,
+    is_resync,
     unwrap_tombstone,
 )
 from kubeplane.controllers.expectations import Expectations
+from kubeplane.controllers.owners import Owners
 from kubeplane.controllers.ownership import (
     ClaimManager,
     controller_ref,
     labels_of,
     new_controller_ref,
     recheck_owner,
-    resolve_controller_ref,
+    selector_of,
 )
 from kubeplane.controllers.pods import is_pod_active, is_pod_ready
 from kubeplane.controllers.replicaset.ranking import pods_to_delete
 from kubeplane.controllers.replicaset.status import calculate_status
 from kubeplane.controllers.slowstart import slow_start_batch
 from kubeplane.controllers.status_writer import write_status
-from kubeplane.machinery.labels import LabelSelector, from_label_selector
 from kubeplane.machinery.objects import clone
 
 log = logging.getLogger(__name__)
@@ -66,78 +66,46 @@ def pod_from_template(rs: JSON, rs_resource: Resource) -> JSON:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template.get("spec") or {}}
 
 
-def selector_of(obj: JSON) -> LabelSelector | None:
-    """The object's ``spec.selector``, or None when it cannot be parsed (nothing is selected)."""
-    try:
-        return from_label_selector((obj.get("spec") or {}).get("selector"))
-    except Exception:
-        return None
-
-
-class ReplicaSetController(QueueController):
+class ReplicaSetController(ResourceController):
     name = "replicaset"
     component = "replicaset-controller"
 
     def __init__(self, ctx: ControllerContext, resource: Resource = REPLICASETS) -> None:
-        super().__init__(ctx.clock)
-        self.client: Client = ctx.client
+        super().__init__(ctx)
         self.resource = resource
-        self.recorder = ctx.recorder(self.component)
         self.expectations = Expectations(ctx.clock)
-        self.sets: Informer = self.watch(ctx.informers.informer_for(resource))
-        self.pods: Informer = self.watch(ctx.informers.informer_for(PODS))
-        self.sets.add_event_handler(EventHandlers(on_add=self.enqueue, on_update=self._set_updated,
-                                                  on_delete=self._set_deleted))
-        self.pods.add_event_handler(EventHandlers(on_add=self._pod_added, on_update=self._pod_updated,
-                                                  on_delete=self._pod_deleted))
+        self.sets: Informer = self.informer(resource, self.enqueue_handlers(on_delete=self._set_deleted))
+        self.pods: Informer = self.informer(PODS, EventHandlers(
+            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted))
+        self.owners = Owners(self.sets, resource.kind)
 
     # -- event handlers: only enqueue ---------------------------------------------------------
-
-    def _set_updated(self, old: JSON, new: JSON) -> None:
-        self.enqueue(new)
 
     def _set_deleted(self, obj: JSON | DeletedFinalStateUnknown) -> None:
         rs = unwrap_tombstone(obj)
         self.expectations.forget(meta_namespace_key(rs))
         self.enqueue(rs)
 
-    def _owner_of(self, pod: JSON) -> JSON | None:
-        namespace = pod["metadata"].get("namespace")
-        return resolve_controller_ref(pod, self.resource.kind, lambda name: self.sets.get(name, namespace))
-
-    def _sets_selecting(self, pod: JSON) -> list[JSON]:
-        sets = []
-        for rs in self.sets.list(pod["metadata"].get("namespace")):
-            selector = selector_of(rs)
-            if selector is not None and not selector.empty and selector.matches(labels_of(pod)):
-                sets.append(rs)
-        return sets
-
     def _pod_added(self, pod: JSON) -> None:
         if pod["metadata"].get("deletionTimestamp"):
             self._pod_deleted(pod)  # seen first already terminating (e.g. after a relist)
             return
-        if controller_ref(pod) is not None:
-            owner = self._owner_of(pod)
-            if owner is not None:
+        owned = controller_ref(pod) is not None
+        for owner in self.owners.to_sync(pod):  # for an orphan, every set that may adopt it
+            if owned:
                 self.expectations.creation_observed(meta_namespace_key(owner))
-                self.enqueue(owner)
-            return
-        for rs in self._sets_selecting(pod):  # an orphan: whoever matches may adopt it
-            self.enqueue(rs)
+            self.enqueue(owner)
 
     def _pod_updated(self, old: JSON, new: JSON) -> None:
-        if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
+        if is_resync(old, new):
             return  # a resync: the ReplicaSets' own resync covers them
         if new["metadata"].get("deletionTimestamp"):
             self._pod_deleted(new)  # graceful delete: the pod no longer counts, act now
+        for previous in self.owners.left_by(old, new):
+            self.enqueue(previous)
         old_ref, new_ref = controller_ref(old), controller_ref(new)
-        if old_ref != new_ref and old_ref is not None:
-            previous = self._owner_of(old)
-            if previous is not None:
-                self.enqueue(previous)
         if new_ref is not None:
-            owner = self._owner_of(new)
+            owner = self.owners.owner_of(new)
             if owner is not None:
                 self.enqueue(owner)
                 min_ready = int((owner.get("spec") or {}).get("minReadySeconds") or 0)
@@ -146,12 +114,12 @@ class ReplicaSetController(QueueController):
                     self.enqueue_after(owner, min_ready + 1)
             return
         if labels_of(old) != labels_of(new) or old_ref != new_ref:
-            for rs in self._sets_selecting(new):
+            for rs in self.owners.selecting(new):
                 self.enqueue(rs)
 
     def _pod_deleted(self, obj: JSON | DeletedFinalStateUnknown) -> None:
         pod = unwrap_tombstone(obj)
-        owner = self._owner_of(pod)
+        owner = self.owners.owner_of(pod)
         if owner is None:
             return
         owner_key = meta_namespace_key(owner)

@@ -1,5 +1,5 @@
 """The service account controller: a ``default`` ServiceAccount in every namespace."""
 
-from kubeplane.controllers.serviceaccount.controller import SERVICEACCOUNTS, ServiceAccountController
+from kubeplane.controllers.serviceaccount.controller import ServiceAccountController
 
-__all__ = ["SERVICEACCOUNTS", "ServiceAccountController"]
+__all__ = ["ServiceAccountController"]

@@ -3,11 +3,11 @@ namespace has a ``default`` ServiceAccount; deleting it brings it back."""
 
 from __future__ import annotations
 
-from kubeplane.client import AlreadyExists, Forbidden, NotFound, Resource
+from kubeplane.client import AlreadyExists, Forbidden, NotFound
+from kubeplane.client.resource import SERVICEACCOUNTS
 from kubeplane.controllers.controller import ControllerContext
 from kubeplane.controllers.namespaced_object import PerNamespaceController
 
-SERVICEACCOUNTS = Resource("", "v1", "serviceaccounts", kind="ServiceAccount")
 DEFAULT_SERVICE_ACCOUNT = "default"
 
 

@@ -1,5 +1,5 @@
 """The StatefulSet controller: ordinal pods with stable names, hostnames and claims."""
 
-from kubeplane.controllers.statefulset.controller import STATEFULSETS, StatefulSetController
+from kubeplane.controllers.statefulset.controller import StatefulSetController
 
-__all__ = ["STATEFULSETS", "StatefulSetController"]
+__all__ = ["StatefulSetController"]

@@ -16,9 +16,8 @@ from typing import Any
 
 from kubeplane.client import AlreadyExists, Client, EventRecorder, Informer, NotFound, Resource
 from kubeplane.client.events import NORMAL, WARNING
-from kubeplane.client.resource import PODS
+from kubeplane.client.resource import PERSISTENTVOLUMECLAIMS, PODS
 from kubeplane.controllers.statefulset.identity import (
-    PVCS,
     claim_owner_refs,
     claims_for,
     identity_labels,
@@ -171,7 +170,7 @@ class SetUpdate:
                     raise ClaimTerminating(f"pvc {meta['name']} is being deleted")
                 continue
             try:
-                await self.client.create(PVCS, claim, meta["namespace"])
+                await self.client.create(PERSISTENTVOLUMECLAIMS, claim, meta["namespace"])
             except AlreadyExists:
                 continue
             self.recorder.event(self.set_, NORMAL, "SuccessfulCreate",
@@ -189,7 +188,7 @@ class SetUpdate:
                 meta = cached["metadata"]
                 patch = {"metadata": {"ownerReferences": refs or None, "resourceVersion": meta["resourceVersion"]}}
                 try:
-                    await self.client.patch(PVCS, meta["name"], patch, meta.get("namespace"))
+                    await self.client.patch(PERSISTENTVOLUMECLAIMS, meta["name"], patch, meta.get("namespace"))
                 except NotFound:
                     pass
 

@@ -11,26 +11,14 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-from kubeplane.client import Client, DeletedFinalStateUnknown, EventHandlers, Informer, Resource, split_key
-from kubeplane.client.resource import PODS
-from kubeplane.controllers.controller import ControllerContext, QueueController, unwrap_tombstone
-from kubeplane.controllers.ownership import (
-    ClaimManager,
-    controller_ref,
-    labels_of,
-    recheck_owner,
-    resolve_controller_ref,
-)
-from kubeplane.controllers.replicaset.controller import selector_of
+from kubeplane.client import DeletedFinalStateUnknown, EventHandlers, Informer, split_key
+from kubeplane.client.resource import CONTROLLERREVISIONS, PERSISTENTVOLUMECLAIMS, PODS, STATEFULSETS
+from kubeplane.controllers.controller import ControllerContext, ResourceController, unwrap_tombstone
+from kubeplane.controllers.history import ensure_revision, revision_data, template_of, truncate_history
+from kubeplane.controllers.owners import Owners
+from kubeplane.controllers.ownership import ClaimManager, recheck_owner, selector_of
 from kubeplane.controllers.statefulset.control import Revisions, SetUpdate
-from kubeplane.controllers.statefulset.history import (
-    CONTROLLERREVISIONS,
-    ensure_revision,
-    revision_data,
-    template_of,
-    truncate_history,
-)
-from kubeplane.controllers.statefulset.identity import PVCS, is_member_of
+from kubeplane.controllers.statefulset.identity import is_member_of
 from kubeplane.controllers.statefulset.status import compute_status, pod_revision
 from kubeplane.controllers.status_writer import write_status
 
@@ -38,61 +26,25 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 
-STATEFULSETS = Resource("apps", "v1", "statefulsets", kind="StatefulSet")
 
-
-class StatefulSetController(QueueController):
+class StatefulSetController(ResourceController):
     name = "statefulset"
     component = "statefulset-controller"
 
     def __init__(self, ctx: ControllerContext) -> None:
-        super().__init__(ctx.clock)
-        self.client: Client = ctx.client
-        self.recorder = ctx.recorder(self.component)
-        self.sets: Informer = self.watch(ctx.informers.informer_for(STATEFULSETS))
-        self.pods: Informer = self.watch(ctx.informers.informer_for(PODS))
-        self.revisions: Informer = self.watch(ctx.informers.informer_for(CONTROLLERREVISIONS))
-        self.claims: Informer = self.watch(ctx.informers.informer_for(PVCS))
-        self.sets.add_event_handler(EventHandlers(
-            on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
-            on_delete=lambda obj: self.enqueue(unwrap_tombstone(obj))))
-        self.pods.add_event_handler(EventHandlers(on_add=self._pod_changed, on_update=self._pod_updated,
-                                                  on_delete=self._pod_changed))
-        self.revisions.add_event_handler(EventHandlers(on_delete=self._owned_changed))
+        super().__init__(ctx)
+        self.sets: Informer = self.informer(STATEFULSETS, self.enqueue_handlers())
+        self.owners = Owners(self.sets, STATEFULSETS.kind)
+        self.pods: Informer = self.informer(PODS, self.owners.child_handlers(self.enqueue))
+        self.revisions: Informer = self.informer(CONTROLLERREVISIONS,
+                                                 EventHandlers(on_delete=self._revision_deleted))
+        self.claims: Informer = self.informer(PERSISTENTVOLUMECLAIMS)
 
-    # -- event handlers: only enqueue ---------------------------------------------------------
-
-    def _owner_of(self, obj: JSON) -> JSON | None:
-        namespace = obj["metadata"].get("namespace")
-        return resolve_controller_ref(obj, STATEFULSETS.kind, lambda name: self.sets.get(name, namespace))
-
-    def _owned_changed(self, obj: JSON | DeletedFinalStateUnknown) -> None:
-        owner = self._owner_of(unwrap_tombstone(obj))
+    def _revision_deleted(self, obj: JSON | DeletedFinalStateUnknown) -> None:
+        # A deleted revision may be one the set still needs: the sync writes it again.
+        owner = self.owners.owner_of(unwrap_tombstone(obj))
         if owner is not None:
             self.enqueue(owner)
-
-    def _pod_changed(self, obj: JSON | DeletedFinalStateUnknown) -> None:
-        pod = unwrap_tombstone(obj)
-        if controller_ref(pod) is not None:
-            self._owned_changed(pod)
-            return
-        for set_ in self._sets_selecting(pod):  # an orphan: whoever matches may adopt it
-            self.enqueue(set_)
-
-    def _pod_updated(self, old: JSON, new: JSON) -> None:
-        if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
-            return
-        if controller_ref(old) != controller_ref(new) and controller_ref(old) is not None:
-            self._owned_changed(old)
-        self._pod_changed(new)
-
-    def _sets_selecting(self, pod: JSON) -> list[JSON]:
-        found = []
-        for set_ in self.sets.list(pod["metadata"].get("namespace")):
-            selector = selector_of(set_)
-            if selector is not None and not selector.empty and selector.matches(labels_of(pod)):
-                found.append(set_)
-        return found
 
     # -- sync ---------------------------------------------------------------------------------
 

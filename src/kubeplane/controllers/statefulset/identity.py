@@ -9,13 +9,12 @@ import re
 from typing import Any
 
 from kubeplane.client import Resource
+from kubeplane.controllers.history import CONTROLLER_REVISION_HASH
 from kubeplane.controllers.ownership import new_controller_ref
-from kubeplane.controllers.statefulset.history import CONTROLLER_REVISION_HASH
 from kubeplane.machinery.objects import clone
 
 JSON = dict[str, Any]
 
-PVCS = Resource("", "v1", "persistentvolumeclaims", kind="PersistentVolumeClaim")
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 RETAIN, DELETE = "Retain", "Delete"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from kubeplane.controllers.history import CONTROLLER_REVISION_HASH
 from kubeplane.controllers.pods import is_pod_available, is_pod_ready
-from kubeplane.controllers.statefulset.history import CONTROLLER_REVISION_HASH
 
 JSON = dict[str, Any]
 

@@ -9,9 +9,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from kubeplane.client import Client, Conflict, EventHandlers, Informer, NotFound, split_key
-from kubeplane.controllers.controller import ControllerContext, QueueController
-from kubeplane.controllers.job.controller import JOBS
+from kubeplane.client import Conflict, EventHandlers, Informer, NotFound, split_key
+from kubeplane.client.resource import JOBS
+from kubeplane.controllers.controller import ControllerContext, ResourceController
 from kubeplane.controllers.job.status import finish_time, is_finished
 
 log = logging.getLogger(__name__)
@@ -32,16 +32,14 @@ def expires_at(job: JSON) -> datetime | None:
     return finished + timedelta(seconds=int(ttl))
 
 
-class TTLAfterFinishedController(QueueController):
+class TTLAfterFinishedController(ResourceController):
     name = "ttl-after-finished"
     component = "ttl-after-finished-controller"
 
     def __init__(self, ctx: ControllerContext) -> None:
-        super().__init__(ctx.clock)
-        self.client: Client = ctx.client
-        self.jobs: Informer = self.watch(ctx.informers.informer_for(JOBS))
-        self.jobs.add_event_handler(EventHandlers(on_add=self._maybe_enqueue,
-                                                  on_update=lambda old, new: self._maybe_enqueue(new)))
+        super().__init__(ctx)
+        self.jobs: Informer = self.informer(JOBS, EventHandlers(
+            on_add=self._maybe_enqueue, on_update=lambda old, new: self._maybe_enqueue(new)))
 
     def _maybe_enqueue(self, job: JSON) -> None:
         if needs_cleanup(job):

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubeplane.machinery.nodeaffinity import (
+    required_node_affinity_matches,
+    selector_matches,
+    term_matches,
+)
 from kubeplane.scheduler.framework.cycle_state import CycleState
 from kubeplane.scheduler.framework.interface import Handle, NodeScore, PreFilterResult, default_normalize
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 from kubeplane.scheduler.framework.registry import PluginArgs
 from kubeplane.scheduler.framework.status import Status
-from kubeplane.scheduler.plugins.helpers.nodeselector import (
-    required_node_affinity_matches,
-    selector_matches,
-    term_matches,
-)
 
 JSON = dict[str, Any]
 

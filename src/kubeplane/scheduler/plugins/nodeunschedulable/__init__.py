@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from kubeplane.machinery.taints import NO_SCHEDULE, tolerated
 from kubeplane.scheduler.framework.cycle_state import CycleState
 from kubeplane.scheduler.framework.interface import Handle
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 from kubeplane.scheduler.framework.registry import PluginArgs
 from kubeplane.scheduler.framework.status import Status
-from kubeplane.scheduler.plugins.helpers.taints import NO_SCHEDULE, tolerated
 
 NAME = "NodeUnschedulable"
 ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"

@@ -7,15 +7,15 @@ from typing import Any
 
 from kubeplane.machinery import labels
 from kubeplane.machinery.errors import StatusError
-from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
-from kubeplane.scheduler.plugins.helpers.nodeselector import required_node_affinity_matches
-from kubeplane.scheduler.plugins.helpers.taints import (
+from kubeplane.machinery.nodeaffinity import required_node_affinity_matches
+from kubeplane.machinery.taints import (
     NO_EXECUTE,
     NO_SCHEDULE,
     first_untolerated,
     node_taints,
     pod_tolerations,
 )
+from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 
 JSON = dict[str, Any]
 

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from kubeplane.scheduler.framework.cycle_state import CycleState
-from kubeplane.scheduler.framework.interface import Handle, NodeScore, default_normalize
-from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
-from kubeplane.scheduler.framework.registry import PluginArgs
-from kubeplane.scheduler.framework.status import Status
-from kubeplane.scheduler.plugins.helpers.taints import (
+from kubeplane.machinery.taints import (
     NO_EXECUTE,
     NO_SCHEDULE,
     PREFER_NO_SCHEDULE,
@@ -16,6 +11,11 @@ from kubeplane.scheduler.plugins.helpers.taints import (
     pod_tolerations,
     tolerated,
 )
+from kubeplane.scheduler.framework.cycle_state import CycleState
+from kubeplane.scheduler.framework.interface import Handle, NodeScore, default_normalize
+from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
+from kubeplane.scheduler.framework.registry import PluginArgs
+from kubeplane.scheduler.framework.status import Status
 
 NAME = "TaintToleration"
 _STATE_KEY = "PreScore" + NAME

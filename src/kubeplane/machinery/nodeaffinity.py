@@ -1,4 +1,5 @@
-"""core/v1 NodeSelector matching: terms are ORed, a term's expressions and fields ANDed."""
+"""core/v1 NodeSelector matching: terms are ORed, a term's expressions and fields ANDed; and a
+pod's nodeSelector with its required node affinity, for the scheduler and the DaemonSet controller."""
 
 from __future__ import annotations
 
@@ -45,13 +46,16 @@ def selector_matches(selector: JSON, node: JSON) -> bool:
     return any(term_matches(term, node) for term in selector.get("nodeSelectorTerms") or [])
 
 
-def required_node_affinity_matches(pod: JSON, node: JSON) -> bool:
+def pod_spec_matches_node(pod_spec: JSON, node: JSON) -> bool:
     """spec.nodeSelector and required node affinity together (upstream's RequiredNodeAffinity)."""
-    spec = pod.get("spec") or {}
     node_labels = (node.get("metadata") or {}).get("labels") or {}
-    for key, value in (spec.get("nodeSelector") or {}).items():
+    for key, value in (pod_spec.get("nodeSelector") or {}).items():
         if node_labels.get(key) != value:
             return False
-    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
         "requiredDuringSchedulingIgnoredDuringExecution")
     return required is None or selector_matches(required, node)
+
+
+def required_node_affinity_matches(pod: JSON, node: JSON) -> bool:
+    return pod_spec_matches_node(pod.get("spec") or {}, node)

@@ -1,4 +1,5 @@
-"""Whether a pod's tolerations cover a node's taints (upstream's ``ToleratesTaint``)."""
+"""Whether a pod's tolerations cover a node's taints (upstream's ``ToleratesTaint``), for the
+scheduler's plugins and the DaemonSet controller alike."""
 
 from __future__ import annotations
 

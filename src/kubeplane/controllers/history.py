@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from kubeplane.client import AlreadyExists, Client, NotFound, Resource
+from kubeplane.client.resource import CONTROLLERREVISIONS
 from kubeplane.controllers.deployment.hashing import compute_hash
 from kubeplane.controllers.ownership import new_controller_ref
 from kubeplane.machinery.objects import clone
 
 JSON = dict[str, Any]
 
-CONTROLLERREVISIONS = Resource("apps", "v1", "controllerrevisions", kind="ControllerRevision")
 CONTROLLER_REVISION_HASH = "controller-revision-hash"
 MAX_NAME_PREFIX = 223  # upstream keeps <prefix>-<hash> within 253 characters
 

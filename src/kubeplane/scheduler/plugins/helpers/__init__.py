@@ -1,1 +1,0 @@
-"""Matching rules several plugins share (tolerations, node selectors)."""
