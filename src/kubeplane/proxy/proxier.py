@@ -1,0 +1,189 @@
+"""The iptables proxier: tracked changes in, one ``iptables-restore`` per sync out.
+
+Syncs are rate limited as upstream's BoundedFrequencyRunner does: a change asks for a sync, which
+runs at once unless the last one started less than ``min_sync_period`` ago (then it waits, and
+every change in the meantime rides along in that one sync); every ``sync_period`` a full sync
+runs even with nothing pending. A full sync reads the namespace's tables first (to re-insert
+jumps someone removed and delete chains a previous run left behind) and rewrites every chain; a
+partial sync rewrites the top-level chains and only the changed Services' own chains. A failed
+sync keeps its changes pending, makes the next one full and is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import replace
+from typing import Any
+
+from kubeplane.proxy.changes import ChangeTracker
+from kubeplane.proxy.iptables import (
+    Iptables,
+    chains,
+    ensure_service_route,
+    missing_jumps,
+    remove_service_route,
+    tables,
+)
+from kubeplane.proxy.metrics import Health, ProxyMetrics
+from kubeplane.proxy.model import ZONE_LABEL
+from kubeplane.proxy.rules import FILTER_CHAINS, JUMPS, NAT_CHAINS, RenderOptions, is_service_chain, render
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+
+def _key(obj: JSON) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return (meta.get("namespace", ""), meta.get("name", ""))
+
+
+class Proxier:
+    def __init__(self, iptables: Iptables, options: RenderOptions, min_sync_period: float = 1.0,
+                 sync_period: float = 30.0, service_cidr: str = "", metrics: ProxyMetrics | None = None) -> None:
+        self.iptables = iptables
+        self.options = options
+        self.min_sync_period = min_sync_period
+        self.sync_period = sync_period
+        self.service_cidr = service_cidr
+        self.metrics = metrics or ProxyMetrics()
+        self.health = Health(grace=2 * sync_period)
+        self.tracker = ChangeTracker()
+        self.syncs = 0  # successful syncs, for tests and logs
+        self._initialized = False
+        self._need_full = True
+        self._existing_chains: set[str] = set()
+        self._wake = asyncio.Event()
+        self._last_start = -math.inf
+        self._last_full = -math.inf
+
+    # -- event handlers (informer callbacks: record and ask for a sync, nothing more) -------------
+
+    def on_service(self, service: JSON, deleted: bool = False) -> None:
+        if self.tracker.service_changed(_key(service), None if deleted else service):
+            self.request_sync()
+
+    def on_endpoint_slice(self, endpoint_slice: JSON, deleted: bool = False) -> None:
+        if self.tracker.slice_changed(_key(endpoint_slice), None if deleted else endpoint_slice):
+            self.request_sync()
+
+    def on_node(self, node: JSON | None) -> None:
+        """This node's zone (topology hints) and addresses (firewall exemptions) changed: every
+        Service may render differently, so the next sync is a full one."""
+        labels = ((node or {}).get("metadata") or {}).get("labels") or {}
+        addresses = ((node or {}).get("status") or {}).get("addresses") or []
+        node_ips = tuple(sorted(a["address"] for a in addresses
+                                if a.get("type") in ("InternalIP", "ExternalIP") and ":" not in a.get("address", "")))
+        updated = replace(self.options, zone=labels.get(ZONE_LABEL, ""), node_ips=node_ips)
+        if updated != self.options:
+            self.options = updated
+            self._need_full = True
+            self.request_sync()
+
+    def set_initialized(self) -> None:
+        """Caches are filled: syncing now programs the whole cluster, not a partial view of it."""
+        self._initialized = True
+        self.request_sync()
+
+    def request_sync(self) -> None:
+        self.metrics.last_queued.set_to_current_time()
+        self.health.queued()
+        self._wake.set()
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            if not self._initialized:
+                await self._wake.wait()
+                self._wake.clear()
+                continue
+            until_full = self._last_full + self.sync_period - time.monotonic()
+            if until_full > 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), until_full)
+                except TimeoutError:
+                    pass
+            wait = self._last_start + self.min_sync_period - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)  # changes arriving meanwhile join this sync
+            self._wake.clear()
+            if not await self.sync():
+                await asyncio.sleep(max(self.min_sync_period, 1.0))
+                self._wake.set()
+
+    async def sync(self) -> bool:
+        started = time.monotonic()
+        self._last_start = started
+        full = self._need_full or started - self._last_full >= self.sync_period
+        pending = self.tracker.take_pending()
+        try:
+            if full:
+                saved = await self.iptables.save()
+                existing = chains(saved, "nat")
+                jumps = missing_jumps(saved)
+                if self.service_cidr:
+                    await ensure_service_route(self.iptables.netns, self.service_cidr)
+            else:
+                existing, jumps = self._existing_chains, []
+            rendered = render(self.tracker.service_port_map(), self.tracker.endpoints_map(), self.options,
+                              existing, None if full else pending.services, jumps)
+            await self.iptables.restore(rendered.text)
+        except Exception as err:
+            log.error("sync failed (full=%s): %s", full, err)
+            self.metrics.restore_failures.inc()
+            self.tracker.restore_pending(pending)
+            self._need_full = True
+            return False
+        self._existing_chains = rendered.nat_chains
+        self._need_full = False
+        if full:
+            self._last_full = started
+        elapsed = time.monotonic() - started
+        self.syncs += 1
+        self.metrics.sync_duration.observe(elapsed)
+        (self.metrics.full_sync_duration if full else self.metrics.partial_sync_duration).observe(elapsed)
+        self.metrics.last_sync.set_to_current_time()
+        self.metrics.service_changes.inc(pending.service_changes)
+        self.metrics.endpoint_changes.inc(pending.endpoint_changes)
+        for table, count in rendered.rule_counts.items():
+            self.metrics.rules.labels(table).set(count)
+        for policy, count in rendered.no_local_endpoints.items():
+            self.metrics.no_local_endpoints.labels(policy).set(count)
+        now = time.time()
+        for trigger in pending.trigger_times:
+            self.metrics.network_programming.observe(max(0.0, now - trigger))
+        if not self.tracker.has_pending():
+            self.health.updated()
+        log.debug("synced (full=%s, %d services changed) in %.3fs", full, len(pending.services), elapsed)
+        return True
+
+
+async def cleanup(iptables: Iptables) -> bool:
+    """Remove every jump and KUBE-* chain a proxier wrote, and the Service-range link
+    (``kube-proxy --cleanup``); True when there was something to remove."""
+    removed_link = await remove_service_route(iptables.netns)
+    saved = await iptables.save()
+    by_table = tables(saved)
+    ours = {"filter": set(FILTER_CHAINS), "nat": set(NAT_CHAINS)}
+    payload = []
+    for table in ("filter", "nat"):
+        present = chains(saved, table)
+        remove = sorted(c for c in present if c in ours[table] or is_service_chain(c))
+        jump_lines = [line for line in by_table.get(table, [])
+                      if any(line.startswith(f"-A {j.chain} ") and line.endswith(f"-j {j.target}")
+                             and f'--comment "{j.comment}"' in line for j in JUMPS if j.table == table)]
+        if not remove and not jump_lines:
+            continue
+        payload.append(f"*{table}")
+        payload.extend(f":{chain} - [0:0]" for chain in remove)
+        payload.extend("-D" + line[2:] for line in jump_lines)
+        payload.extend(f"-X {chain}" for chain in remove)
+        payload.append("COMMIT")
+    if not payload:
+        return removed_link
+    await iptables.restore("\n".join(payload) + "\n")
+    return True
