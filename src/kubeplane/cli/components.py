@@ -12,6 +12,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "apiserver": ("kubeplane.apiserver.app", "run the API server (kube-apiserver flags)"),
     "controller-manager": ("kubeplane.controllers.app", "run the controller manager (kube-controller-manager flags)"),
     "scheduler": ("kubeplane.scheduler.app", "run the scheduler (kube-scheduler flags)"),
+    "kubelet": ("kubeplane.kubelet.app", "run the node agent (kubelet flags)"),
     "proxy": ("kubeplane.proxy.app",
               "run kube-proxy for one node (kube-proxy flags, iptables mode; --netns=<node netns path>)"),
 }

@@ -12,9 +12,10 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kubeplane.kubelet.cri import Containerd, CRIClient, CRIError, leftovers, pb, remove_all_sandboxes
 from kubeplane.kubelet.images import OCIImage, ensure_imported
@@ -183,3 +184,113 @@ def busybox_container(name: str, script: str, attempt: int = 0) -> pb.ContainerC
         linux=pb.LinuxContainerConfig(
             security_context=pb.LinuxContainerSecurityContext(namespace_options=_KUBELET_NAMESPACES)),
     )
+
+
+# -- a kubelet process on the test node --------------------------------------------------------------
+
+# The bridge plugin gives the node netns the gateway address of the pod subnet: the node's InternalIP.
+NODE_IP = POD_SUBNET.rsplit(".", 1)[0] + ".1"
+
+
+@dataclass
+class KubeletProcess:
+    node: Node
+    root_dir: Path
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log.read_text()[-chars:]
+        except OSError:
+            return ""
+
+
+def start_kubelet(node: Node, kubeconfig: Path, workdir: Path, *extra: str) -> KubeletProcess:
+    """``kubeplane kubelet`` for the node as a child process (stopped by PID with ``stop``)."""
+    import sys
+
+    root_dir = workdir / "kubelet"
+    log = workdir / "kubelet.log"
+    argv = [sys.executable, "-m", "kubeplane.kubelet.app", f"--kubeconfig={kubeconfig}",
+            f"--hostname-override={node.name}", f"--node-ip={NODE_IP}",
+            f"--container-runtime-endpoint=unix://{node.socket}", f"--root-dir={root_dir}",
+            f"--cgroup-root={node.cgroup_root}", f"--cluster-dns={CLUSTER_DNS}", "--resolv-conf=",
+            "--instance-type=m5.large", "--zone=us-west-2a", "--region=us-west-2", "--max-pods=29",
+            "--node-labels=kubeplane.io/test=yes", "--node-status-update-frequency=2s", *extra]
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return KubeletProcess(node, root_dir, log, process)
+
+
+# -- API helpers for kubelet tests (``apiserver`` is tests/integration/conftest.py's APIServerProcess) --
+
+JSON = dict[str, Any]
+
+
+def api_get(apiserver: Any, path: str) -> JSON | None:
+    status, body, _ = apiserver.request("GET", path)
+    return body if status == 200 else None
+
+
+async def wait_for(what: str, probe: Callable[[], Any], kubelet: KubeletProcess, timeout: float = 40) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}\n--- kubelet log ---\n{kubelet.log_tail()}")
+        await asyncio.sleep(0.25)
+
+
+def pod_manifest(node: Node, name: str, containers: list[JSON], **spec: Any) -> JSON:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"nodeName": node.name, "automountServiceAccountToken": False,
+                     "terminationGracePeriodSeconds": 2, "containers": containers, **spec}}
+
+
+def api_create(apiserver: Any, namespace: str, obj: JSON, resource: str = "pods") -> JSON:
+    if resource == "pods":
+        # No service-account controller runs here; admission wants the pod's account to exist.
+        apiserver.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts",
+                          {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
+    status, body, _ = apiserver.request("POST", f"/api/v1/namespaces/{namespace}/{resource}", obj)
+    assert status == 201, (status, body.get("message") if isinstance(body, dict) else body)
+    created: JSON = body
+    return created
+
+
+async def delete_pod_and_wait(apiserver: Any, kubelet: KubeletProcess, namespace: str, name: str) -> None:
+    """Delete the pod; wait until it left the API and the kubelet removed it from the node (a
+    finished pod leaves the API at once, and the kubelet cleans up after it)."""
+    pod = api_get(apiserver, f"/api/v1/namespaces/{namespace}/pods/{name}")
+    apiserver.request("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}")
+    await wait_for(f"pod {name} to leave the API",
+                    lambda: api_get(apiserver, f"/api/v1/namespaces/{namespace}/pods/{name}") is None, kubelet)
+    if pod is not None:
+        uid = pod["metadata"]["uid"]
+        await wait_for(f"pod {name} to leave the node", lambda: not any(
+            uid in entry.name for entry in kubelet.root_dir.glob("pods/*")), kubelet)
+        async with kubelet.node.cri() as cri:
+            sandboxes = await cri.list_pod_sandbox(pb.PodSandboxFilter(label_selector={"io.kubernetes.pod.uid": uid}))
+        assert sandboxes == []
+
+
+def pod_status(apiserver: Any, namespace: str, name: str) -> JSON:
+    pod = api_get(apiserver, f"/api/v1/namespaces/{namespace}/pods/{name}") or {}
+    status: JSON = pod.get("status") or {}
+    return status
+
+
+def condition_status(status: JSON, kind: str) -> str | None:
+    return next((c["status"] for c in status.get("conditions") or [] if c["type"] == kind), None)

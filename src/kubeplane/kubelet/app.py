@@ -1,0 +1,142 @@
+"""The kubelet process: ``kubeplane kubelet --kubeconfig=... --hostname-override=... ...``.
+
+Flags follow upstream's names. EKS's node labels come from ``--instance-type``, ``--zone`` and
+``--region`` (upstream's kubelet gets them from the cloud provider).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import socket
+import sys
+from pathlib import Path
+
+from kubeplane.client import Client, in_cluster_config, load_kubeconfig
+from kubeplane.component.logs import setup_logging
+from kubeplane.component.signals import run_until_signalled
+from kubeplane.kubelet.config import KubeletConfig, Taint
+from kubeplane.kubelet.cri import CRIClient
+from kubeplane.kubelet.kubelet import COMPONENT, Kubelet
+
+log = logging.getLogger(__name__)
+
+EXIT_BAD_FLAGS = 2
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """A Go duration ("10s", "1m30s", "500ms") in seconds."""
+    parts = _DURATION.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
+    return sum(float(number) * _UNITS[unit] for number, unit in parts)
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    out = {}
+    for pair in filter(None, text.split(",")):
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"invalid label {pair!r} (want key=value)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_taints(text: str) -> tuple[Taint, ...]:
+    """``key=value:Effect`` or ``key:Effect``, comma separated (as --register-with-taints)."""
+    taints = []
+    for item in filter(None, text.split(",")):
+        key_value, sep, effect = item.rpartition(":")
+        if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise argparse.ArgumentTypeError(f"invalid taint {item!r}")
+        key, _, value = key_value.partition("=")
+        taints.append(Taint(key, value, effect))
+    return tuple(taints)
+
+
+def _endpoint(text: str) -> Path:
+    return Path(text.removeprefix("unix://"))
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kubelet", description="kubeplane kubelet")
+    parser.add_argument("--kubeconfig", default="", help="kubeconfig file (default: in-cluster)")
+    parser.add_argument("--hostname-override", default="", help="node name (default: the hostname)")
+    parser.add_argument("--node-ip", default="", help="the node's InternalIP")
+    parser.add_argument("--container-runtime-endpoint", type=_endpoint, required=True,
+                        help="the CRI socket (unix:///path or /path)")
+    parser.add_argument("--root-dir", type=Path, default=Path("/var/lib/kubelet"))
+    parser.add_argument("--pod-infra-container-image", default="localhost/pause:3.9")
+    parser.add_argument("--max-pods", type=int, default=110)
+    parser.add_argument("--node-labels", type=parse_labels, default={})
+    parser.add_argument("--register-with-taints", type=parse_taints, default=())
+    parser.add_argument("--cluster-dns", default="", help="comma-separated DNS server IPs")
+    parser.add_argument("--cluster-domain", default="cluster.local")
+    parser.add_argument("--resolv-conf", default="/etc/resolv.conf", help="the node's resolver config ('' for none)")
+    parser.add_argument("--node-status-update-frequency", type=parse_duration, default=10.0)
+    parser.add_argument("--cgroup-root", default="/")
+    parser.add_argument("--instance-type", default="")
+    parser.add_argument("--zone", default="")
+    parser.add_argument("--region", default="")
+    parser.add_argument("--sync-frequency", type=parse_duration, default=1.0,
+                        help="how often each pod worker re-checks its containers")
+    parser.add_argument("--log-file", default="")
+    return parser.parse_args(argv)
+
+
+def build_config(opts: argparse.Namespace) -> KubeletConfig:
+    return KubeletConfig(
+        node_name=(opts.hostname_override or socket.gethostname()).lower(),
+        runtime_endpoint=opts.container_runtime_endpoint,
+        root_dir=opts.root_dir,
+        kubeconfig=opts.kubeconfig,
+        node_ip=opts.node_ip,
+        pod_infra_image=opts.pod_infra_container_image,
+        max_pods=opts.max_pods,
+        node_labels=opts.node_labels,
+        taints=opts.register_with_taints,
+        cluster_dns=tuple(filter(None, (ip.strip() for ip in opts.cluster_dns.split(",")))),
+        cluster_domain=opts.cluster_domain,
+        resolv_conf=Path(opts.resolv_conf) if opts.resolv_conf else None,
+        node_status_update_frequency=opts.node_status_update_frequency,
+        cgroup_root=opts.cgroup_root,
+        instance_type=opts.instance_type,
+        zone=opts.zone,
+        region=opts.region,
+        sync_frequency=opts.sync_frequency,
+    )
+
+
+async def run(config: KubeletConfig, stop: asyncio.Event) -> int:
+    client_config = load_kubeconfig(config.kubeconfig) if config.kubeconfig else in_cluster_config()
+    async with Client(client_config, component=COMPONENT) as client, CRIClient(config.runtime_endpoint) as cri:
+        kubelet = Kubelet(config, client, cri)
+        work = asyncio.get_running_loop().create_task(kubelet.run())
+        stopper = asyncio.get_running_loop().create_task(stop.wait())
+        await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if work.done():
+            work.result()  # raises what stopped it
+            return 1
+        # Pods keep running across a kubelet restart: stopping only ends our watch and workers.
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        opts = parse_args(sys.argv[1:] if argv is None else argv)
+    except argparse.ArgumentTypeError as error:
+        print(f"kubelet: {error}", file=sys.stderr)
+        return EXIT_BAD_FLAGS
+    setup_logging(COMPONENT, opts.log_file or None)
+    return run_until_signalled(lambda stop: run(build_config(opts), stop))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""The kubelet: registers its Node, keeps its status and Lease fresh, and runs one worker per pod
+bound to it (see ``podworker``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from kubeplane.client import (
+    AlreadyExists,
+    ApiError,
+    Client,
+    DeletedFinalStateUnknown,
+    EventHandlers,
+    EventRecorder,
+    Informer,
+)
+from kubeplane.client.resource import NODES, PODS
+from kubeplane.kubelet import labels, nodelease, nodestatus
+from kubeplane.kubelet.backoff import (
+    CRASH_BACKOFF_INITIAL,
+    CRASH_BACKOFF_MAX,
+    IMAGE_BACKOFF_INITIAL,
+    IMAGE_BACKOFF_MAX,
+    Backoff,
+)
+from kubeplane.kubelet.config import KubeletConfig
+from kubeplane.kubelet.cri import CRIClient, CRIError
+from kubeplane.kubelet.dns import read_resolv_conf
+from kubeplane.kubelet.imagepull import ImageManager
+from kubeplane.kubelet.machine import MachineInfo, read_machine_info
+from kubeplane.kubelet.podworker import PodWorker, WorkerServices
+from kubeplane.kubelet.proberesults import NoProbes, ProbeResults
+from kubeplane.kubelet.sources import ApiObjectSource
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+COMPONENT = "kubelet"
+RUNTIME_NAME_PREFIX = "containerd://"
+
+
+class Kubelet:
+    def __init__(self, config: KubeletConfig, client: Client, cri: CRIClient,
+                 probes: ProbeResults | None = None) -> None:
+        self.config = config
+        self.client = client
+        self.cri = cri
+        self.machine: MachineInfo = read_machine_info(config.root_dir)
+        self.recorder = EventRecorder(client, COMPONENT, host=config.node_name)
+        self.node: JSON | None = None
+        self.kubelet_version = ""
+        self.services = WorkerServices(
+            config=config, cri=cri, client=client, sources=ApiObjectSource(client),
+            images=ImageManager(cri, Backoff(IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX)),
+            crash_backoff=Backoff(CRASH_BACKOFF_INITIAL, CRASH_BACKOFF_MAX),
+            probes=probes or NoProbes(), host_dns=read_resolv_conf(config.resolv_conf),
+            allocatable=lambda: nodestatus.allocatable(self.machine, config.max_pods),
+            recorder=self.recorder)
+        self.workers: dict[str, PodWorker] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._done: set[str] = set()
+        self.pods = Informer(client, PODS, field_selector=f"spec.nodeName={config.node_name}")
+
+    # -- the prober's way in ---------------------------------------------------------------------
+
+    def kill_container(self, pod_uid: str, container: str, message: str) -> None:
+        worker = self.workers.get(pod_uid)
+        if worker is not None:
+            worker.kill_container(container, message)
+
+    # -- pods ------------------------------------------------------------------------------------
+
+    def _dispatch(self, pod: JSON | None, uid: str) -> None:
+        worker = self.workers.get(uid)
+        if worker is None:
+            if uid in self._done:
+                return  # torn down already (this is its DELETED event, or a late update)
+            worker = self.workers[uid] = PodWorker(self.services, uid, pod)
+            self._tasks[uid] = asyncio.get_running_loop().create_task(self._run_worker(worker),
+                                                                     name=f"pod worker {uid}")
+            return
+        worker.update(pod)
+
+    async def _run_worker(self, worker: PodWorker) -> None:
+        try:
+            await worker.run()
+        finally:
+            self.workers.pop(worker.uid, None)
+            self._tasks.pop(worker.uid, None)
+            self._done.add(worker.uid)
+
+    def _on_pod(self, pod: JSON) -> None:
+        self._dispatch(pod, str(pod["metadata"]["uid"]))
+
+    def _on_pod_deleted(self, pod: JSON | DeletedFinalStateUnknown) -> None:
+        obj = pod.obj if isinstance(pod, DeletedFinalStateUnknown) else pod
+        self._dispatch(None, str(obj["metadata"]["uid"]))
+
+    async def _adopt_runtime_pods(self) -> None:
+        """Sandboxes of pods the API no longer has (deleted while we were down) are torn down;
+        the others are adopted by their pod's worker through the pod-uid label."""
+        known = {pod["metadata"]["uid"] for pod in self.pods.list()}
+        for sandbox in await self.cri.list_pod_sandbox():
+            uid = sandbox.labels.get(labels.POD_UID) or sandbox.metadata.uid
+            if uid and uid not in known and uid not in self.workers:
+                log.info("tearing down pod %s/%s (%s): no longer in the API",
+                         sandbox.metadata.namespace, sandbox.metadata.name, uid)
+                self._dispatch(None, uid)
+
+    # -- node ------------------------------------------------------------------------------------
+
+    async def _runtime_health(self) -> nodestatus.RuntimeHealth:
+        try:
+            version = await self.cri.version()
+            conditions = {c.type: c for c in (await self.cri.status()).status.conditions}
+        except CRIError as error:
+            return nodestatus.RuntimeHealth("", False, False, f"container runtime is down: {error.details}")
+        runtime, network = conditions.get("RuntimeReady"), conditions.get("NetworkReady")
+        runtime_ready = bool(runtime and runtime.status)
+        network_ready = bool(network and network.status)
+        message = ""
+        if not runtime_ready:
+            message = "container runtime status check may not have completed yet"
+        elif not network_ready:
+            message = ("container runtime network not ready: NetworkReady=false "
+                       f"reason:{network.reason if network else ''} message:{network.message if network else ''}")
+        return nodestatus.RuntimeHealth(RUNTIME_NAME_PREFIX + version.runtime_version, runtime_ready,
+                                        network_ready, message)
+
+    async def register_node(self) -> JSON:
+        """Create the Node, or adopt the one already registered under this name."""
+        wanted = nodestatus.initial_node(self.config, self.machine)
+        try:
+            node = await self.client.create(NODES, wanted)
+            log.info("registered node %s", self.config.node_name)
+        except AlreadyExists:
+            existing = await self.client.get(NODES, self.config.node_name)
+            patch: JSON = {"metadata": {"labels": wanted["metadata"]["labels"]}}
+            node = await self.client.patch(NODES, self.config.node_name, patch)
+            log.info("adopted existing node %s (uid %s)", self.config.node_name, existing["metadata"]["uid"])
+        self.node = node
+        return node
+
+    async def update_node_status(self) -> JSON:
+        assert self.node is not None
+        health = await self._runtime_health()
+        try:
+            listed = [(list(image.repo_digests) + list(image.repo_tags), image.size)
+                      for image in await self.cri.list_images()]
+        except CRIError:
+            listed = []
+        current = await self.client.get(NODES, self.config.node_name)
+        status = nodestatus.node_status(self.config, self.machine, health, self.kubelet_version,
+                                        current.get("status") or {}, nodestatus.images(listed), datetime.now(UTC))
+        self.node = await self.client.patch(NODES, self.config.node_name, {"status": status}, subresource="status")
+        return self.node
+
+    async def _every(self, period: float, what: str, action: Any) -> None:
+        while True:
+            try:
+                await action()
+            except asyncio.CancelledError:
+                raise
+            except (ApiError, CRIError, OSError) as error:
+                log.warning("%s failed: %s", what, error)
+            await asyncio.sleep(period)
+
+    async def _renew_lease(self) -> None:
+        assert self.node is not None
+        await nodelease.renew(self.client, self.node, self.config.node_lease_duration)
+
+    # -- the whole --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.kubelet_version = str((await self.client.request("GET", "/version")).get("gitVersion", ""))
+        await self.register_node()
+        await self.update_node_status()
+        background = [
+            asyncio.create_task(self._every(self.config.node_status_update_frequency, "node status",
+                                            self.update_node_status), name="node status"),
+            asyncio.create_task(self._every(self.config.node_lease_duration * nodelease.RENEW_FRACTION,
+                                            "node lease", self._renew_lease), name="node lease"),
+        ]
+        self.pods.add_event_handler(EventHandlers(on_add=self._on_pod, on_update=lambda _, pod: self._on_pod(pod),
+                                                  on_delete=self._on_pod_deleted))
+        self.pods.start()
+        try:
+            await self.pods.wait_for_sync()
+            await self._adopt_runtime_pods()
+            await asyncio.Event().wait()
+        finally:
+            for task in background:
+                task.cancel()
+            await self.pods.stop()
+            tasks = list(self._tasks.values())
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*background, *tasks, return_exceptions=True)
+            await self.recorder.stop()

@@ -1,0 +1,463 @@
+"""One pod's worker: drives the runtime towards the pod's spec and reports its status.
+
+Each pod uid has one worker task, so everything about a pod happens in order. A sync is level
+driven: it reads what the runtime has for the pod (by the pod-uid label, so a restarted kubelet
+adopts what it created), decides the next steps as upstream's ``computePodActions`` does
+(sandbox, then init containers one at a time, then all app containers, restarts per
+restartPolicy with CrashLoopBackOff), and writes the pod's status when it changed. A worker
+wakes on every change of its pod and every ``sync_frequency`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kubeplane.client import ApiError, Client, Conflict, EventRecorder, NotFound
+from kubeplane.client.resource import PODS
+from kubeplane.kubelet import volumes
+from kubeplane.kubelet.backoff import Backoff
+from kubeplane.kubelet.config import KubeletConfig
+from kubeplane.kubelet.cri import CRIClient, CRIError, leftovers, pb
+from kubeplane.kubelet.dns import ResolvConf
+from kubeplane.kubelet.envvars import EnvError, resolve_env
+from kubeplane.kubelet.imagepull import ImageManager
+from kubeplane.kubelet.podstatus import (
+    CREATED,
+    EXITED,
+    RUNNING_STATE,
+    TERMINAL_PHASES,
+    UNKNOWN,
+    ContainerRecord,
+    PodView,
+    Waiting,
+    compute_status,
+    is_sidecar,
+    should_restart,
+    status_changed,
+)
+from kubeplane.kubelet.proberesults import ProbeResults, container_ready
+from kubeplane.kubelet.runtime import ContainerPlan, PodSnapshot, container_config, sandbox_config, snapshot
+from kubeplane.kubelet.sources import ApiObjectSource
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+NORMAL, WARNING = "Normal", "Warning"
+DEFAULT_GRACE_PERIOD = 30
+# A pod that vanished from the API without a graceful delete (force-deleted) is killed quickly.
+ORPHAN_GRACE_PERIOD = 1
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go prints it (10s, 2m40s, 5m0s), as upstream's back-off messages show."""
+    whole = int(seconds)
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+@dataclass
+class WorkerServices:
+    """What every pod worker shares."""
+
+    config: KubeletConfig
+    cri: CRIClient
+    client: Client
+    sources: ApiObjectSource
+    images: ImageManager
+    crash_backoff: Backoff
+    probes: ProbeResults
+    host_dns: ResolvConf
+    allocatable: Callable[[], JSON]
+    recorder: EventRecorder | None = None
+
+
+def _resource_version(pod: JSON) -> int:
+    try:
+        return int((pod.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class PodWorker:
+    def __init__(self, services: WorkerServices, uid: str, pod: JSON | None) -> None:
+        self.services = services
+        self.uid = uid
+        self.pod = pod
+        self.gone = pod is None
+        self.waiting: dict[str, Waiting] = {}
+        self._kill_requests: dict[str, str] = {}
+        self._volume_paths: dict[str, Path] | None = None
+        self._volumes_refreshed = 0.0
+        self._wake = asyncio.Event()
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    def update(self, pod: JSON | None) -> None:
+        """A new version of the pod, or None when it left the API."""
+        if pod is None:
+            self.gone = True
+        elif self.pod is None or _resource_version(pod) >= _resource_version(self.pod):
+            self.pod = pod
+        self._wake.set()
+
+    def kill_container(self, container: str, message: str) -> None:
+        self._kill_requests[container] = message
+        self._wake.set()
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Sync until the pod is torn down (deleted, or gone from the API)."""
+        while True:
+            self._wake.clear()
+            try:
+                if await self.sync():
+                    return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pod %s: sync failed", self._describe())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.services.config.sync_frequency)
+
+    def _describe(self) -> str:
+        metadata = (self.pod or {}).get("metadata") or {}
+        return f"{metadata.get('namespace', '?')}/{metadata.get('name', '?')} ({self.uid})"
+
+    def _event(self, event_type: str, reason: str, message: str) -> None:
+        recorder = self.services.recorder
+        if recorder is not None and self.pod is not None:
+            recorder.event(self.pod, event_type, reason, message)
+
+    async def sync(self) -> bool:
+        """One pass; True once the pod is torn down and the worker is done."""
+        pod = self.pod
+        if self.gone or pod is None or (pod.get("metadata") or {}).get("deletionTimestamp"):
+            await self.terminate()
+            return True
+        cri = self.services.cri
+        snap = await snapshot(cri, self.uid)
+        if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
+            await self._stop_sandboxes(snap)  # finished: free the pod's IP, keep containers for logs
+            return False
+        sandbox = snap.sandbox
+        if not await self._ensure_volumes(pod, fresh=sandbox is None or sandbox.state != pb.SANDBOX_READY):
+            await self._write_status(pod, snap, [], False)
+            return False
+        if sandbox is None or sandbox.state != pb.SANDBOX_READY:
+            if not await self._create_sandbox(pod, snap):
+                await self._write_status(pod, snap, [], False)
+                return False
+            snap = await snapshot(cri, self.uid)
+            sandbox = snap.sandbox
+        assert sandbox is not None
+        ips = await self._sandbox_ips(sandbox.id)
+        config = sandbox_config(pod, self.services.config, self.services.host_dns, sandbox.metadata.attempt)
+        await self._kill_requested(pod, snap)
+        await self._sync_containers(pod, snap, sandbox.id, config, ips)
+        snap = await snapshot(cri, self.uid)
+        status = await self._write_status(pod, snap, ips, True)
+        if status.get("phase") in TERMINAL_PHASES:
+            await self._stop_sandboxes(snap)
+        return False
+
+    # -- sandbox and volumes ---------------------------------------------------------------------
+
+    async def _ensure_volumes(self, pod: JSON, fresh: bool) -> bool:
+        loop = asyncio.get_running_loop()
+        due = loop.time() - self._volumes_refreshed >= self.services.config.volume_refresh
+        if self._volume_paths is not None and not fresh and not due:
+            return True
+        try:
+            self._volume_paths = await volumes.set_up(pod, self.services.config.pod_dir(self.uid),
+                                                      self.services.sources, self.services.allocatable())
+        except volumes.VolumeError as error:
+            self._event(WARNING, "FailedMount", str(error))
+            for container in self._all_containers(pod):
+                self.waiting.setdefault(container["name"], Waiting("ContainerCreating"))
+            return self._volume_paths is not None and not fresh
+        except ApiError as error:
+            log.warning("pod %s: volumes: %s", self._describe(), error)
+            return self._volume_paths is not None and not fresh
+        self._volumes_refreshed = loop.time()
+        return True
+
+    @staticmethod
+    def _all_containers(pod: JSON) -> list[JSON]:
+        spec = pod.get("spec") or {}
+        return list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
+
+    async def _create_sandbox(self, pod: JSON, snap: PodSnapshot) -> bool:
+        cri = self.services.cri
+        # A sandbox that died takes its containers with it: start over in a new one.
+        await self._remove_sandboxes(snap)
+        attempt = snap.sandbox.metadata.attempt + 1 if snap.sandbox is not None else 0
+        config = sandbox_config(pod, self.services.config, self.services.host_dns, attempt)
+        Path(config.log_directory).mkdir(parents=True, exist_ok=True)
+        try:
+            await cri.run_pod_sandbox(config)
+        except CRIError as error:
+            message = f"Failed to create pod sandbox: {error.details}"
+            self._event(WARNING, "FailedCreatePodSandBox", message)
+            for container in self._all_containers(pod):
+                self.waiting[container["name"]] = Waiting("ContainerCreating")
+            log.warning("pod %s: %s", self._describe(), message)
+            return False
+        return True
+
+    async def _sandbox_ips(self, sandbox_id: str) -> list[str]:
+        network = (await self.services.cri.pod_sandbox_status(sandbox_id)).status.network
+        ips = [network.ip] if network.ip else []
+        return ips + [extra.ip for extra in network.additional_ips if extra.ip]
+
+    async def _stop_sandboxes(self, snap: PodSnapshot) -> None:
+        for sandbox in snap.sandboxes:
+            if sandbox.state == pb.SANDBOX_READY:
+                await self.services.cri.stop_pod_sandbox(sandbox.id)
+
+    async def _remove_sandboxes(self, snap: PodSnapshot) -> None:
+        for sandbox in snap.sandboxes:
+            with contextlib.suppress(CRIError):
+                await self.services.cri.stop_pod_sandbox(sandbox.id)
+            with contextlib.suppress(CRIError):
+                await self.services.cri.remove_pod_sandbox(sandbox.id)
+
+    # -- containers ------------------------------------------------------------------------------
+
+    async def _sync_containers(self, pod: JSON, snap: PodSnapshot, sandbox_id: str,
+                               config: pb.PodSandboxConfig, ips: list[str]) -> None:
+        spec = pod.get("spec") or {}
+        policy = str(spec.get("restartPolicy") or "Always")
+        start = _Starter(self, pod, sandbox_id, config, ips)
+        for container in spec.get("initContainers") or []:
+            records = snap.containers.get(container["name"]) or []
+            latest = records[0] if records else None
+            if is_sidecar(container):
+                if latest is not None and latest.state == RUNNING_STATE:
+                    continue
+                await self._start_or_restart(start, container, "sidecar", latest, "Always")
+                return  # the next init container waits until this sidecar runs
+            if latest is not None and latest.state == EXITED and latest.exit_code == 0:
+                continue
+            if latest is None or latest.state in (CREATED, UNKNOWN):
+                await self._start_or_restart(start, container, "init", latest, policy)
+            elif latest.state == EXITED and policy != "Never":
+                await self._start_or_restart(start, container, "init", latest, "OnFailure")
+            return  # one init container at a time
+        for container in spec.get("containers") or []:
+            records = snap.containers.get(container["name"]) or []
+            latest = records[0] if records else None
+            if latest is not None and latest.state == RUNNING_STATE:
+                continue
+            if latest is not None and latest.state == EXITED and not should_restart(policy, latest.exit_code):
+                continue
+            await self._start_or_restart(start, container, "app", latest, policy)
+
+    async def _start_or_restart(self, start: _Starter, container: JSON, kind: str,
+                                latest: ContainerRecord | None, policy: str) -> None:
+        name = str(container["name"])
+        cri = self.services.cri
+        if latest is None:
+            await start(container, kind, 0)
+            return
+        if latest.state in (CREATED, UNKNOWN):
+            # Left half-made (e.g. the kubelet stopped between create and start): make it again.
+            with contextlib.suppress(CRIError):
+                await cri.remove_container(latest.id)
+            await start(container, kind, latest.attempt + 1)
+            return
+        if not should_restart(policy, latest.exit_code):
+            return
+        key = f"{self.uid}/{name}"
+        backoff = self.services.crash_backoff
+        if backoff.in_backoff_since(key, latest.finished_at / 1e9):
+            metadata = start.pod["metadata"]
+            self.waiting[name] = Waiting(
+                "CrashLoopBackOff",
+                f"back-off {go_duration(backoff.get(key))} restarting failed container={name} "
+                f"pod={metadata['name']}_{metadata['namespace']}({self.uid})")
+            return
+        backoff.next(key, latest.finished_at / 1e9)
+        if await start(container, kind, latest.attempt + 1):
+            await self._prune(name, keep=latest.id)
+
+    async def _prune(self, name: str, keep: str) -> None:
+        """Keep the newest container and the one before it (for lastState); remove older ones."""
+        snap = await snapshot(self.services.cri, self.uid)
+        for record in (snap.containers.get(name) or [])[2:]:
+            if record.id != keep:
+                with contextlib.suppress(CRIError):
+                    await self.services.cri.remove_container(record.id)
+
+    async def _kill_requested(self, pod: JSON, snap: PodSnapshot) -> None:
+        requests, self._kill_requests = self._kill_requests, {}
+        grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE_PERIOD))
+        for name, message in requests.items():
+            records = snap.containers.get(name) or []
+            if records and records[0].state == RUNNING_STATE:
+                self._event(NORMAL, "Killing", f"Container {name} {message}, will be restarted")
+                with contextlib.suppress(CRIError):
+                    await self.services.cri.stop_container(records[0].id, grace)
+
+    # -- status ----------------------------------------------------------------------------------
+
+    def _ready(self, container: JSON, record: ContainerRecord) -> bool:
+        probes = self.services.probes
+        if container.get("startupProbe") and not container_ready(True, probes.startup(self.uid, record.name)):
+            return False
+        return container_ready(bool(container.get("readinessProbe")), probes.readiness(self.uid, record.name))
+
+    def _view(self, pod: JSON, snap: PodSnapshot, ips: list[str], sandbox_ready: bool,
+              terminating: bool = False) -> PodView:
+        # A waiting reason is stale once its container runs again.
+        for name, records in snap.containers.items():
+            if records and records[0].state == RUNNING_STATE:
+                self.waiting.pop(name, None)
+        return PodView(pod, snap.containers, dict(self.waiting), ips, self.services.config.node_ip,
+                       sandbox_ready, self._ready, terminating)
+
+    async def _write_status(self, pod: JSON, snap: PodSnapshot, ips: list[str], sandbox_ready: bool,
+                            terminating: bool = False) -> JSON:
+        status = compute_status(self._view(pod, snap, ips, sandbox_ready, terminating), datetime.now(UTC))
+        if not status_changed(pod.get("status") or {}, status):
+            return status
+        metadata = pod["metadata"]
+        try:
+            updated = await self.services.client.patch(PODS, metadata["name"], {"status": status},
+                                                       metadata["namespace"], subresource="status")
+        except (NotFound, Conflict) as error:
+            log.info("pod %s: status not written: %s", self._describe(), error)
+            return status
+        if (updated.get("metadata") or {}).get("uid") == self.uid:
+            self.update(updated)
+        return status
+
+    # -- termination -----------------------------------------------------------------------------
+
+    def _grace_period(self) -> int:
+        metadata = (self.pod or {}).get("metadata") or {}
+        if metadata.get("deletionGracePeriodSeconds") is not None:
+            return int(metadata["deletionGracePeriodSeconds"])
+        if self.gone or self.pod is None:
+            return ORPHAN_GRACE_PERIOD
+        return int((self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE_PERIOD))
+
+    async def terminate(self) -> None:
+        """Stop the pod's containers within the grace period, remove its sandbox, volumes and
+        cgroup, and (if it is still in the API) delete it there, as upstream's status manager does."""
+        cri = self.services.cri
+        grace = self._grace_period()
+        snap = await snapshot(cri, self.uid)
+        latest = [records[0] for records in snap.containers.values() if records]
+        # App containers first, then sidecars and anything else, as upstream orders termination.
+        for kinds in (("app",), ("sidecar", "init")):
+            stopping = [record for record in latest if snap.kinds.get(record.id, "app") in kinds
+                        and record.state in (RUNNING_STATE, CREATED)]
+            for record in stopping:
+                self._event(NORMAL, "Killing", f"Stopping container {record.name}")
+            results = await asyncio.gather(*(cri.stop_container(record.id, grace) for record in stopping),
+                                           return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException) and not (isinstance(result, CRIError) and result.not_found):
+                    log.warning("pod %s: stop container: %s", self._describe(), result)
+        pod = self.pod
+        if pod is not None and not self.gone:
+            stopped = await snapshot(cri, self.uid)
+            with contextlib.suppress(ApiError):
+                await self._write_status(pod, stopped, [], False, terminating=True)
+        await self._remove_sandboxes(snap)
+        await self._clean_up_node(snap)
+        if pod is not None and not self.gone:
+            metadata = pod["metadata"]
+            try:
+                await self.services.client.delete(PODS, metadata["name"], metadata["namespace"],
+                                                  grace_period_seconds=0, preconditions={"uid": self.uid})
+            except (NotFound, Conflict):
+                pass  # already gone, or a new pod of the same name
+
+    async def _clean_up_node(self, snap: PodSnapshot) -> None:
+        config = self.services.config
+        volumes.tear_down(config.pod_dir(self.uid))
+        for sandbox in snap.sandboxes:
+            meta = sandbox.metadata
+            shutil.rmtree(config.pod_log_dir(meta.namespace, meta.name, meta.uid), ignore_errors=True)
+        if self.pod is not None:
+            meta = self.pod["metadata"]
+            shutil.rmtree(config.pod_log_dir(meta["namespace"], meta["name"], self.uid), ignore_errors=True)
+        for qos in ("Guaranteed", "Burstable", "BestEffort"):
+            with contextlib.suppress(OSError, ValueError):
+                leftovers.remove_cgroups(config.pod_cgroup(self.uid, qos))
+        self.services.crash_backoff.forget(self.uid)
+        self.services.images.backoff.forget(self.uid)
+        self.services.sources.forget_pod(self.uid)
+
+
+class _Starter:
+    """Starting one container: image, environment, create, start (each failure is a waiting reason)."""
+
+    def __init__(self, worker: PodWorker, pod: JSON, sandbox_id: str, config: pb.PodSandboxConfig,
+                 ips: list[str]) -> None:
+        self.worker = worker
+        self.sandbox_id = sandbox_id
+        self.config = config
+        # The downward API sees the addresses the pod has now, even before its status says so.
+        self.pod = copy.deepcopy(pod)
+        status = self.pod.setdefault("status", {})
+        node_ip = worker.services.config.node_ip
+        if ips:
+            status["podIP"], status["podIPs"] = ips[0], [{"ip": ip} for ip in ips]
+        if node_ip:
+            status["hostIP"], status["hostIPs"] = node_ip, [{"ip": node_ip}]
+
+    async def __call__(self, container: JSON, kind: str, attempt: int) -> bool:
+        worker = self.worker
+        services = worker.services
+        name = str(container["name"])
+        pulled = await services.images.ensure(container, worker.uid)
+        if not pulled.image_ref:
+            worker.waiting[name] = Waiting(pulled.reason, pulled.message)
+            worker._event(WARNING, "Failed", f"Error: {pulled.reason}" if pulled.reason != "ErrImagePull"
+                          else f'Failed to pull image "{container.get("image")}": {pulled.message}')
+            return False
+        if not pulled.pulled:
+            worker._event(NORMAL, "Pulled", f'Container image "{container.get("image")}" already present on machine')
+        try:
+            env = await resolve_env(self.pod, container, services.sources, services.allocatable())
+        except EnvError as error:
+            worker.waiting[name] = Waiting("CreateContainerConfigError", str(error))
+            worker._event(WARNING, "Failed", f"Error: {error}")
+            return False
+        message_file = services.config.pod_dir(worker.uid) / "containers" / name / secrets.token_hex(4)
+        message_file.parent.mkdir(parents=True, exist_ok=True)
+        message_file.touch(mode=0o666)
+        plan = ContainerPlan(container, kind, attempt, pulled.image_ref, env, worker._volume_paths or {},
+                             message_file)
+        cri = services.cri
+        try:
+            container_id = await cri.create_container(self.sandbox_id, container_config(self.pod, plan), self.config)
+        except CRIError as error:
+            worker.waiting[name] = Waiting("CreateContainerError", error.details)
+            worker._event(WARNING, "Failed", f"Error: {error.details}")
+            return False
+        worker._event(NORMAL, "Created", f"Created container {name}")
+        try:
+            await cri.start_container(container_id)
+        except CRIError as error:
+            worker.waiting[name] = Waiting("RunContainerError", error.details)
+            worker._event(WARNING, "Failed", f"Error: {error.details}")
+            return False
+        worker.waiting.pop(name, None)
+        worker._event(NORMAL, "Started", f"Started container {name}")
+        return True
+
