@@ -161,8 +161,12 @@ class APIClient:
             return payload
 
     async def create_namespace(self, name: str) -> None:
+        """The namespace and its `default` ServiceAccount (what the controller manager adds in a
+        cluster), so pod creates take the full admission path, token volume included."""
         body = orjson.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
         await self.request("POST", "/api/v1/namespaces", body)
+        account = orjson.dumps({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
+        await self.request("POST", f"/api/v1/namespaces/{name}/serviceaccounts", account)
 
     async def create_pod(self, body: bytes, namespace: str) -> dict[str, Any]:
         created: dict[str, Any] = orjson.loads(await self.request("POST", f"/api/v1/namespaces/{namespace}/pods", body))

@@ -17,12 +17,18 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kubeplane.apiserver.admission import AdmissionConfig, AdmissionConfigError, enabled_plugins
+from kubeplane.apiserver.apiextensions.serving import CustomResourceServing
 from kubeplane.apiserver.authn import AuthenticationOptions, RegistryObjects, build_authentication
 from kubeplane.apiserver.authz import (
     EscalationGuard,
+    NodeAuthorizer,
+    NodeGraph,
     PrivilegedGroupsAuthorizer,
     RBACAuthorizer,
     UnionAuthorizer,
+    bootstrap_policy,
+    node_rules,
 )
 from kubeplane.apiserver.authz.live import LiveRBACSource
 from kubeplane.apiserver.bootstrap import bootstrap
@@ -56,6 +62,9 @@ class Options:
     watch_cache_size: int
     bookmark_interval: float
     authentication: AuthenticationOptions
+    # Admission plugins in effect (upstream's defaults +enable -disable) and their config file.
+    admission_plugins: tuple[str, ...] = ()
+    admission_control_config_file: str = ""
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -76,10 +85,21 @@ def parse_args(argv: list[str]) -> Options:
     p.add_argument("--watch-cache-size", type=int, default=10000,
                    help="events of history kept per resource for watches from an old resourceVersion")
     p.add_argument("--watch-bookmark-interval", dest="bookmark_interval", type=float, default=60.0)
+    p.add_argument("--enable-admission-plugins", default="",
+                   help="admission plugins to enable besides the default-on ones (comma-separated)")
+    p.add_argument("--disable-admission-plugins", default="",
+                   help="admission plugins to disable, default-on ones included (comma-separated)")
+    p.add_argument("--admission-control-config-file", default="",
+                   help="AdmissionConfiguration file with per-plugin configuration")
     AuthenticationOptions.add_flags(p)
     values = vars(p.parse_args(argv))
     authentication = AuthenticationOptions.take(values)  # first: it removes its flags from values
-    opts = Options(**values, authentication=authentication)
+    enable, disable = values.pop("enable_admission_plugins"), values.pop("disable_admission_plugins")
+    try:
+        admission_plugins = tuple(enabled_plugins(enable.split(","), disable.split(",")))
+    except AdmissionConfigError as exc:
+        p.error(str(exc))
+    opts = Options(**values, authentication=authentication, admission_plugins=admission_plugins)
     try:
         ipaddress.ip_network(opts.service_cluster_ip_range)
     except ValueError:
@@ -129,14 +149,18 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
     low, high = (int(x) for x in opts.service_node_port_range.split("-"))
     registry = Registry(catalog, storage_for, RegistryConfig(
         key_prefix=opts.etcd_prefix.rstrip("/"), service_cidr=opts.service_cluster_ip_range,
-        node_port_base=low, node_port_size=high - low + 1))
+        node_port_base=low, node_port_size=high - low + 1, admission_plugins=opts.admission_plugins,
+        admission_config=AdmissionConfig.load(opts.admission_control_config_file)))
 
     async def etcd_check() -> None:
         await asyncio.wait_for(raw.current_revision(), 2.0)
 
     health = HealthChecks({"etcd": etcd_check})
     rbac = LiveRBACSource()
-    authorizer = UnionAuthorizer([PrivilegedGroupsAuthorizer(), RBACAuthorizer(rbac)])
+    # Upstream's --authorization-mode=Node,RBAC: the Node authorizer answers kubelets first.
+    node_graph = NodeGraph()
+    node_authorizer = NodeAuthorizer(node_graph, node_rules(bootstrap_policy(catalog.minor)))
+    authorizer = UnionAuthorizer([PrivilegedGroupsAuthorizer(), node_authorizer, RBACAuthorizer(rbac)])
     for store in registry.rbac_stores():
         store.guard = EscalationGuard(rbac, authorizer)
     advertise = f"{opts.advertise_address}:{opts.secure_port}"
@@ -155,6 +179,11 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
         await asyncio.gather(*(c.start() for c in cachers))
         await bootstrap(registry, opts.advertise_address, opts.secure_port)
         await rbac.start(registry.rbac_stores())
+        await node_graph.start(registry.core("pods"))
+        await registry.admission_chain.start()
+        custom_resources = CustomResourceServing(registry, server.handlers, server.schemas)
+        await custom_resources.start()
+        server.custom_resources = custom_resources
         server.ready = True
         log.info("ready")
         await stop.wait()
@@ -162,6 +191,10 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
         log.info("shutting down")
         await site.stop()  # no new connections
         await rbac.stop()
+        await node_graph.stop()
+        await registry.admission_chain.stop()
+        if server.custom_resources is not None:
+            await server.custom_resources.stop()
         await authentication.close()
         # Closing the caches ends every open watch stream, so the runner does not wait on clients
         # that went away without closing their connection.

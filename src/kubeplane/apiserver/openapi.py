@@ -311,3 +311,25 @@ def openapi_v3_index(minor: str) -> Document:
         assert document is not None  # the path came from the served group versions
         paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={document.hash}"}
     return _document({"paths": paths})
+
+
+# --- pieces for documents that add resources (custom resources) to the built-in ones ----------
+
+
+def converted_definitions(minor: str, roots: Iterable[str], ref_prefix: str, v3: bool) -> JSON:
+    """Built-in definitions reachable from ``roots`` plus the common ones, converted for v2 or v3."""
+    defs = schema.definitions(minor)
+    names = _closure(defs, [*_COMMON_DEFINITIONS, *roots])
+    return {name: _convert_definition(name, defs[name], ref_prefix, v3) for name in names}
+
+
+def resource_paths(minor: str, resources: Iterable[ResourceInfo], ref_prefix: str, v3: bool) -> JSON:
+    return _paths(minor, resources, ref_prefix, v3)
+
+
+def document(content: JSON) -> Document:
+    return _document(content)
+
+
+def v3_path(group: str, version: str) -> str:
+    return _v3_path(group, version)

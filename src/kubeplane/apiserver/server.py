@@ -18,6 +18,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from kubeplane.apiserver import discovery, openapi
+from kubeplane.apiserver.apiextensions import discovery as custom_discovery
+from kubeplane.apiserver.apiextensions.handler import CustomResourceHandler
+from kubeplane.apiserver.apiextensions.serving import CustomResourceServing
 from kubeplane.apiserver.authn import Authentication, Headers, Unauthenticated, impersonate, token_review
 from kubeplane.apiserver.authz import (
     Attributes,
@@ -97,6 +100,30 @@ class APIServer:
             status = StatusStrategy(store.strategy) if "status" in info.subresources else None
             self.handlers[(group, version, resource)] = ResourceHandler(info, store, self.schemas, status)
         self.ready = False
+        # Set by the app once CRDs are followed; custom resources' handlers join self.handlers.
+        self.custom_resources: CustomResourceServing | None = None
+        self._served_catalog: tuple[int, Catalog] = (-1, catalog)
+        # OpenAPI documents with custom resources, rebuilt when the served set changes.
+        self._custom_documents: dict[str, tuple[int, openapi.Document]] = {}
+
+    def served_catalog(self) -> Catalog:
+        """The catalog discovery describes: the built-ins plus the custom resources served now."""
+        if self.custom_resources is None:
+            return self.catalog
+        generation = self.custom_resources.generation
+        if self._served_catalog[0] != generation:
+            self._served_catalog = (generation, custom_discovery.ServedCatalog(
+                self.catalog, self.custom_resources.resources()))
+        return self._served_catalog[1]
+
+    def _custom_document(self, key: str, build: Callable[[], openapi.Document]) -> openapi.Document:
+        assert self.custom_resources is not None
+        generation = self.custom_resources.generation
+        cached = self._custom_documents.get(key)
+        if cached is None or cached[0] != generation:
+            cached = (generation, build())
+            self._custom_documents[key] = cached
+        return cached[1]
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES + 1024)
@@ -173,26 +200,27 @@ class APIServer:
             return web.Response(body=issuer_document[0], headers=issuer_document[1])
         if path == "/metrics":
             return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        served = self.served_catalog()
         if path in ("/api", "/apis"):
             content_type = discovery.negotiate_discovery(request.headers.get("Accept"))
             if content_type:
-                body = discovery.aggregated(self.catalog, core=path == "/api",
+                body = discovery.aggregated(served, core=path == "/api",
                                             version=discovery.aggregated_version(content_type))
                 return web.Response(body=encode(body), headers={"Content-Type": content_type})
             if path == "/api":
                 return _json(discovery.api_versions(self.advertise))
-            return _json(discovery.api_group_list(self.catalog))
+            return _json(discovery.api_group_list(served))
         parts = path.strip("/").split("/")
         if parts[0] == "api" and len(parts) == 2:
-            doc = discovery.api_resource_list(self.catalog, "", parts[1])
+            doc = discovery.api_resource_list(served, "", parts[1])
             if doc is not None:
                 return _json(doc)
         if parts[0] == "apis" and len(parts) == 2:
-            group_doc = discovery.api_group(self.catalog, parts[1])
+            group_doc = discovery.api_group(served, parts[1])
             if group_doc is not None:
                 return _json(group_doc)
         if parts[0] == "apis" and len(parts) == 3:
-            doc = discovery.api_resource_list(self.catalog, parts[1], parts[2])
+            doc = discovery.api_resource_list(served, parts[1], parts[2])
             if doc is not None:
                 return _json(doc)
         if path == "/openapi/v2":
@@ -202,12 +230,24 @@ class APIServer:
                 # client fall back rather than hand it bytes it cannot parse.
                 raise errors.not_acceptable("only application/json is served for /openapi/v2")
             document = openapi.openapi_v2(self.catalog.minor)
+            if self.custom_resources is not None and self.custom_resources.served:
+                custom = self.custom_resources
+                document = self._custom_document("v2", lambda: custom_discovery.openapi_v2(
+                    self.catalog.minor, custom.served_crds(), custom.resources()))
             return _document(request, document.body, document.etag)
         if path == "/openapi/v3":
             document = openapi.openapi_v3_index(self.catalog.minor)
+            if self.custom_resources is not None and self.custom_resources.served:
+                custom = self.custom_resources
+                document = self._custom_document("v3", lambda: custom_discovery.openapi_v3_index(
+                    self.catalog.minor, list(custom.served_crds()), custom.resources()))
             return _document(request, document.body, document.etag)
         if path.startswith("/openapi/v3/"):
             found = openapi.openapi_v3_document(self.catalog.minor, path[len("/openapi/v3/"):])
+            if found is None and self.custom_resources is not None:
+                found = custom_discovery.openapi_v3_document(
+                    self.catalog.minor, list(self.custom_resources.served_crds()), self.custom_resources.resources(),
+                    path[len("/openapi/v3/"):])
             if found is not None:
                 return _document(request, found.body, found.etag)
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
@@ -262,7 +302,8 @@ class APIServer:
                                                                  "deletecollection") else WriteQuery()
         ctx = RequestContext(namespace=info.namespace, user=user.name, groups=user.groups, dry_run=write.dry_run,
                              field_validation=write.field_validation, field_manager=write.field_manager,
-                             subresource=info.subresource, user_agent=request.headers.get("User-Agent", ""))
+                             subresource=info.subresource, user_agent=request.headers.get("User-Agent", ""),
+                             user_uid=user.uid, user_extra=user.extra)
         query = request.query
         verb = info.verb
         if verb == "watch":
@@ -331,9 +372,11 @@ class APIServer:
 
     async def _scale(self, request: web.Request, handler: ResourceHandler, info: RequestInfo,
                      ctx: RequestContext, body: Any) -> Response:
+        to_scale, apply_scale = (handler.to_scale, handler.apply_scale) \
+            if isinstance(handler, CustomResourceHandler) else (subresources.to_scale, subresources.apply_scale)
         if info.verb == "get":
             obj = await handler.store.get(ctx, info.name)
-            return Response(200, subresources.to_scale(obj), ctx.warnings)
+            return Response(200, to_scale(obj), ctx.warnings)
         if info.verb not in ("update", "patch"):
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         patch_type = _patch_type(request) if info.verb == "patch" else ""
@@ -345,13 +388,13 @@ class APIServer:
             if patch_type:
                 from kubeplane.machinery.patch import json_patch, merge_patch
 
-                base = subresources.to_scale(current)
+                base = to_scale(current)
                 scale = json_patch.apply(base, body) if patch_type.startswith("application/json-patch") \
                     else merge_patch.apply(base, body)
-            return subresources.apply_scale(current, scale)
+            return apply_scale(current, scale)
 
         obj, _ = await handler.store.update(ctx, info.name, produce)
-        return Response(200, subresources.to_scale(obj), ctx.warnings)
+        return Response(200, to_scale(obj), ctx.warnings)
 
     async def _review(self, request: web.Request, info: RequestInfo, user: UserInfo) -> web.Response:
         """The review kinds are computed, never stored: POST returns the review with its status."""
@@ -372,7 +415,8 @@ class APIServer:
         pods = self.registry.core("pods")
         body = await _read_body(request, self.catalog.minor)
         name = ((body or {}).get("metadata") or {}).get("name", "") if isinstance(body, dict) else ""
-        ctx = RequestContext(namespace=info.namespace, user=user.name, groups=user.groups)
+        ctx = RequestContext(namespace=info.namespace, user=user.name, groups=user.groups, user_uid=user.uid,
+                             user_extra=user.extra)
         out = await subresources.bind_pod(ctx, pods, name, body)
         return _json(out, 201)
 

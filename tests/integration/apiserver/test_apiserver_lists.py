@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apiserver_process import KUBECTL
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,6 @@ MERGE = "application/merge-patch+json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
-KUBECTL = str(Path(sys.executable).with_name("kubectl"))  # as tests/integration/conftest.py
 
 
 def unique(prefix: str) -> str:

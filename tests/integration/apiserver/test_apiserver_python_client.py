@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
+from apiserver_process import kube_client
 
 pytestmark = pytest.mark.integration
 
@@ -23,10 +24,7 @@ class Client(NamedTuple):
 
 @pytest.fixture
 def k8s(apiserver: Any) -> Iterator[Client]:
-    """Same as conftest's ``kube_client``, which a test module cannot import (tests are not a package)."""
-    from kubernetes import client, config
-
-    api_client = config.new_client_from_config(str(apiserver.kubeconfig))
+    client, api_client = kube_client(apiserver)
     yield Client(client, api_client)
     api_client.close()
 

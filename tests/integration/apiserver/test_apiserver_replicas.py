@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import start_apiserver, stop_apiserver
+from apiserver_process import start_apiserver, stop_apiserver
 
 pytestmark = pytest.mark.integration
 

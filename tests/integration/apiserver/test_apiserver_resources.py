@@ -236,7 +236,9 @@ def test_crud_life_cycle(apiserver: Any, namespace: str, kind: Kind) -> None:
     assert patched["metadata"]["annotations"]["note"] == "hi"
     assert patched["metadata"]["labels"]["tier"] == "gold"
 
-    deleted = expect(apiserver.request("DELETE", kind.item(namespace, name)), 200)
+    # Background, as kubectl sends: Jobs and ReplicationControllers would otherwise default to Orphan
+    # and wait for the garbage collector.
+    deleted = expect(apiserver.request("DELETE", kind.item(namespace, name), {"propagationPolicy": "Background"}), 200)
     if kind.resource == "namespaces":
         finish_namespace_deletion(apiserver, name, deleted)
 

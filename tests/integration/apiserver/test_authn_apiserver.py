@@ -21,8 +21,8 @@ from typing import Any
 import jwt
 import pytest
 import yaml
+from apiserver_process import KUBECTL, APIServerProcess, start_apiserver, stop_apiserver
 
-from conftest import KUBECTL, APIServerProcess, start_apiserver, stop_apiserver
 from kubeplane.apiserver.authn.keys import load_private_key
 from kubeplane.apiserver.authn.serviceaccount import TokenSigner, token_claims
 from kubeplane.component import pki as pkilib

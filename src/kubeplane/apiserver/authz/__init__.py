@@ -14,6 +14,7 @@ from kubeplane.apiserver.authz.attributes import (
 )
 from kubeplane.apiserver.authz.bootstrap import bootstrap_policy
 from kubeplane.apiserver.authz.escalation import EscalationGuard, escalation_allowed, escalation_message
+from kubeplane.apiserver.authz.node import NodeAuthorizer, NodeGraph, node_rules
 from kubeplane.apiserver.authz.rbac import RBACAuthorizer
 from kubeplane.apiserver.authz.reconcile import ReconcileResult, reconcile, reconcile_object
 from kubeplane.apiserver.authz.reviews import (
@@ -27,10 +28,11 @@ from kubeplane.apiserver.authz.source import InMemoryRBACSource, RBACSource
 from kubeplane.apiserver.authz.union import PrivilegedGroupsAuthorizer, UnionAuthorizer
 
 __all__ = [
-    "Attributes", "Authorizer", "Decision", "EscalationGuard", "InMemoryRBACSource", "PrivilegedGroupsAuthorizer",
+    "Attributes", "Authorizer", "Decision", "EscalationGuard", "InMemoryRBACSource", "NodeAuthorizer", "NodeGraph",
+    "PrivilegedGroupsAuthorizer",
     "RBACAuthorizer", "RBACSource", "ReconcileResult", "RuleSet", "UnionAuthorizer", "UserInfo", "aggregate",
     "apply_aggregation", "bootstrap_policy", "escalation_allowed", "escalation_message",
-    "local_subject_access_review", "reconcile", "reconcile_object", "rule_allows", "rules_allow",
+    "local_subject_access_review", "node_rules", "reconcile", "reconcile_object", "rule_allows", "rules_allow",
     "self_subject_access_review", "self_subject_rules_review", "service_account_groups",
     "service_account_username", "subject_access_review",
 ]

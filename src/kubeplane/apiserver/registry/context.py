@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # fieldValidation query values
@@ -22,3 +23,10 @@ class RequestContext:
     subresource: str = ""
     # Warnings to return as ``Warning: 299 - "..."`` headers.
     warnings: list[str] = field(default_factory=list)
+    # The rest of the authenticated user (upstream's user.Info), for admission.
+    user_uid: str = ""
+    user_extra: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # Undo actions admission registered (a quota charge) to run when the storage write fails.
+    admission_undo: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # DELETE admission already ran for this request (a store that wraps Store.delete ran it first).
+    delete_admitted: bool = False

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from kubeplane.apiserver.admission import AdmissionConfig, ClusterObjects, build_chain, enabled_plugins
+from kubeplane.apiserver.apiextensions.strategy import CRDStrategy
 from kubeplane.apiserver.registry import workloads
 from kubeplane.apiserver.registry.allocator import NodePortAllocator, ServiceIPAllocator
 from kubeplane.apiserver.registry.context import RequestContext
@@ -15,10 +18,10 @@ from kubeplane.apiserver.registry.core.namespaces import NamespaceStore, Namespa
 from kubeplane.apiserver.registry.core.pods import PodStrategy
 from kubeplane.apiserver.registry.core.services import ServiceStore, ServiceStrategy
 from kubeplane.apiserver.registry.rbac import RBACStore
-from kubeplane.apiserver.registry.store import Store
+from kubeplane.apiserver.registry.store import Admission, DeleteOptions, Store
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.catalog import Catalog, ResourceInfo
-from kubeplane.machinery import defaults, errors
+from kubeplane.machinery import defaults
 from kubeplane.storage import interface as st
 
 JSON = dict[str, Any]
@@ -46,7 +49,7 @@ _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("policy", "poddisruptionbudgets"): workloads.WorkloadStrategy,
     ("networking.k8s.io", "ingresses"): workloads.WorkloadStrategy,
     ("certificates.k8s.io", "certificatesigningrequests"): workloads.StatusStrategyBase,
-    ("apiextensions.k8s.io", "customresourcedefinitions"): workloads.WorkloadStrategy,
+    ("apiextensions.k8s.io", "customresourcedefinitions"): CRDStrategy,
 }
 
 
@@ -56,6 +59,9 @@ class RegistryConfig:
     service_cidr: str = "198.19.0.0/16"
     node_port_base: int = 30000
     node_port_size: int = 2768
+    # Enabled admission plugins (None: upstream's default-on set) and their configuration.
+    admission_plugins: tuple[str, ...] | None = None
+    admission_config: AdmissionConfig = field(default_factory=AdmissionConfig)
 
 
 def _default_stored(info: ResourceInfo, minor: str, obj: JSON) -> None:
@@ -79,6 +85,10 @@ class Registry:
         info) or the allocators' (info None)."""
         self.catalog = catalog
         self.config = config
+        # Kept for stores added at runtime (custom resources), each with its own storage.
+        self.storage_for = storage_for
+        # The admission chain every store calls (None admits everything until one is wired in).
+        self.admission: Admission | None = None
         self.stores: dict[tuple[str, str, str], Store] = {}
         storages: dict[str, st.Storage] = {}  # one per key root, shared by the versions served from it
 
@@ -107,11 +117,17 @@ class Registry:
             if (info.group, info.resource) == ("", "services"):
                 store_cls = ServiceStore
             elif (info.group, info.resource) == ("", "namespaces"):
-                store_cls = NamespaceStore
+                store_cls = AdmittedNamespaceStore
             elif info.group == "rbac.authorization.k8s.io":
                 store_cls = RBACStore
-            store = store_cls(info, strategy, storage, root, namespace_guard=self._namespace_guard)
+            store = self.build_store(info, strategy, storage, root, store_cls)
             self.stores[(info.group, info.version, info.resource)] = store
+        # The chain reads cluster objects through these same stores, so it is made after them.
+        plugins = config.admission_plugins if config.admission_plugins is not None else enabled_plugins()
+        self.admission = self.admission_chain = build_chain(ClusterObjects(self.stores), plugins,
+                                                            config.admission_config)
+        for store in self.stores.values():
+            store.admission = self.admission
         services = self.stores.get(("", "v1", "services"))
         if isinstance(services, ServiceStore):
             ranges = storage_for(f"{config.key_prefix}/ranges/", None)
@@ -119,6 +135,19 @@ class Registry:
                 ServiceIPAllocator(ranges, f"{config.key_prefix}/ranges/serviceips", config.service_cidr),
                 NodePortAllocator(ranges, f"{config.key_prefix}/ranges/servicenodeports",
                                   config.node_port_base, config.node_port_size))
+
+    def add_store(self, store: Store) -> None:
+        """Serve a store added at runtime (a custom resource version)."""
+        self.stores[(store.info.group, store.info.version, store.info.resource)] = store
+
+    def remove_store(self, key: tuple[str, str, str]) -> None:
+        self.stores.pop(key, None)
+
+    def build_store(self, info: ResourceInfo, strategy: Strategy, storage: st.Storage, key_root: str,
+                    store_cls: type[Store] = Store) -> Store:
+        """The one place stores are constructed, built-in ones and those added at runtime (custom
+        resources) alike, so both get the same admission wiring."""
+        return store_cls(info, strategy, storage, key_root, admission=self.admission)
 
     def rbac_stores(self) -> list[RBACStore]:
         return [s for s in self.stores.values() if isinstance(s, RBACStore)]
@@ -129,19 +158,15 @@ class Registry:
     def core(self, resource: str) -> Store:
         return self.stores[("", "v1", resource)]
 
-    async def _namespace_guard(self, ctx: RequestContext, namespace: str, info: ResourceInfo,
-                               name: str) -> None:
-        """NamespaceLifecycle: content goes only into namespaces that exist and are not terminating."""
-        store = self.stores[("", "v1", "namespaces")]
-        obj = await store.storage.get(store.key("", namespace), "0", ignore_not_found=True)
-        if obj is None:
-            # The cache may lag a namespace created a moment ago: ask etcd before refusing.
-            obj = await store.storage.get(store.key("", namespace), "", ignore_not_found=True)
-        if obj is None:
-            raise errors.not_found("", "namespaces", namespace)
-        if obj["metadata"].get("deletionTimestamp"):
-            message = f"unable to create new content in namespace {namespace} because it is being terminated"
-            err = errors.forbidden(info.group, info.resource, name, message)
-            # Controllers recognise this case by the cause type, as upstream's NamespaceLifecycle sets it.
-            err.causes = [errors.Cause("NamespaceTerminating", message, "metadata.namespace")]
-            raise err
+
+class AdmittedNamespaceStore(NamespaceStore):
+    """Namespaces run DELETE admission before NamespaceStore decides between marking and deleting
+    (NamespaceLifecycle refuses deleting default, kube-system and kube-public)."""
+
+    async def delete(self, ctx: RequestContext, name: str, options: DeleteOptions) -> tuple[JSON, bool]:
+        if not ctx.delete_admitted:
+            current = await self.get(ctx, name)
+            await self.admit_delete(ctx, current, options)
+            ctx = copy.copy(ctx)
+            ctx.delete_admitted = True
+        return await super().delete(ctx, name, options)

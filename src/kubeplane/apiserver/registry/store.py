@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.strategy import Strategy
@@ -26,8 +26,25 @@ from kubeplane.storage import interface as st
 
 JSON = dict[str, Any]
 Producer = Callable[[JSON | None], Awaitable[JSON]]
-# NamespaceLifecycle: (context, namespace, resource, object name) -> raises if content may not go there.
-NamespaceGuard = Callable[[RequestContext, str, ResourceInfo, str], Awaitable[None]]
+
+# Admission operations, as upstream names them in AdmissionReview.
+CREATE = "CREATE"
+UPDATE = "UPDATE"
+DELETE = "DELETE"
+
+
+class Admission(Protocol):
+    """The admission chain as the store calls it (``apiserver/admission/chain.py``).
+
+    ``admit`` runs the mutating plugins (after defaulting, before validation) and may change ``obj``;
+    ``validate`` runs the validating plugins (after validation, right before the storage write).
+    For DELETE, ``obj`` is None and ``old`` is the object being deleted."""
+
+    async def admit(self, ctx: RequestContext, store: Store, operation: str, obj: JSON | None,
+                    old: JSON | None, options: JSON | None = None) -> None: ...
+
+    async def validate(self, ctx: RequestContext, store: Store, operation: str, obj: JSON | None,
+                       old: JSON | None, options: JSON | None = None) -> None: ...
 
 ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
@@ -70,16 +87,31 @@ class DeleteOptions:
             raise errors.bad_request("gracePeriodSeconds must be an integer")
         return cls(grace, pre.get("uid") or "", pre.get("resourceVersion") or "", policy, orphan)
 
+    def to_wire(self) -> JSON:
+        """The meta.k8s.io/v1 DeleteOptions admission webhooks receive."""
+        out: JSON = {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"}
+        if self.grace_period_seconds is not None:
+            out["gracePeriodSeconds"] = self.grace_period_seconds
+        if self.uid or self.resource_version:
+            out["preconditions"] = {k: v for k, v in (("uid", self.uid),
+                                                      ("resourceVersion", self.resource_version)) if v}
+        if self.propagation_policy:
+            out["propagationPolicy"] = self.propagation_policy
+        if self.orphan_dependents is not None:
+            out["orphanDependents"] = self.orphan_dependents
+        return out
+
 
 class Store:
     def __init__(self, info: ResourceInfo, strategy: Strategy, storage: st.Storage, key_root: str,
-                 namespace_guard: NamespaceGuard | None = None) -> None:
+                 admission: Admission | None = None) -> None:
         self.info = info
         self.strategy = strategy
         self.storage = storage
         # e.g. /registry/pods; the registry chooses (see registry.key_root).
         self.key_root = key_root.rstrip("/")
-        self.namespace_guard = namespace_guard
+        # None admits everything (stores built by unit tests); the registry sets the real chain.
+        self.admission = admission
         self.schemas = schemas(strategy.minor)
         self.schema_node = self.schemas.for_kind(info.group, info.version, info.kind)
 
@@ -146,25 +178,55 @@ class Store:
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = generate_name(meta["generateName"])
         name = meta.get("name") or ""
-        if self.info.namespaced and self.namespace_guard is not None:
-            await self.namespace_guard(ctx, ctx.namespace, self.info, name)
+        await self._admit(ctx, CREATE, obj, None)
         self._prepare_meta_for_create(meta)
         self.strategy.prepare_for_create(ctx, obj)
         causes = self.strategy.validate(ctx, obj)
         if causes:
             raise self._invalid(name, causes)
+        await self._validate_admission(ctx, CREATE, obj, None)
         self.track_fields(ctx, obj, None, self.strategy)
-        await self.before_create(ctx, obj)
+        try:
+            await self.before_create(ctx, obj)
+        except BaseException:
+            await self._undo_admission(ctx)
+            raise
         if ctx.dry_run:
             return obj
         try:
             return await self.storage.create(self.key(ctx.namespace, name), obj, ttl=self.strategy.ttl_seconds)
         except st.StorageError as exc:
             await self.rollback_create(ctx, obj)
+            await self._undo_admission(ctx)
             raise self.translate(exc, name) from exc
         except BaseException:
             await self.rollback_create(ctx, obj)
+            await self._undo_admission(ctx)
             raise
+
+    # -- admission ------------------------------------------------------------------------------
+    async def _admit(self, ctx: RequestContext, operation: str, obj: JSON | None, old: JSON | None,
+                     options: JSON | None = None) -> None:
+        if self.admission is not None:
+            await self.admission.admit(ctx, self, operation, obj, old, options)
+
+    async def _validate_admission(self, ctx: RequestContext, operation: str, obj: JSON | None,
+                                  old: JSON | None, options: JSON | None = None) -> None:
+        if self.admission is not None:
+            await self.admission.validate(ctx, self, operation, obj, old, options)
+
+    @staticmethod
+    async def _undo_admission(ctx: RequestContext) -> None:
+        """The write did not happen: give back what admission charged (quota)."""
+        undo, ctx.admission_undo = ctx.admission_undo, []
+        for action in reversed(undo):
+            await action()
+
+    async def admit_delete(self, ctx: RequestContext, current: JSON, options: DeleteOptions) -> None:
+        """Mutating then validating admission for a DELETE of ``current`` (upstream runs both)."""
+        wire_options = options.to_wire()
+        await self._admit(ctx, DELETE, None, current, wire_options)
+        await self._validate_admission(ctx, DELETE, None, current, wire_options)
 
     async def before_create(self, ctx: RequestContext, obj: JSON) -> None:
         """Allocation hook (service IPs and ports); undone by ``rollback_create``."""
@@ -231,13 +293,13 @@ class Store:
                 self._fill_namespace(ctx, meta)
                 if meta.get("name") != name:
                     raise errors.bad_request("the name of the object does not match the name on the URL")
-                if self.info.namespaced and self.namespace_guard is not None:
-                    await self.namespace_guard(ctx, ctx.namespace, self.info, name)
+                await self._admit(ctx, CREATE, new, None)
                 self._prepare_meta_for_create(meta)
                 strategy.prepare_for_create(ctx, new)
                 causes = strategy.validate(ctx, new)
                 if causes:
                     raise self._invalid(name, causes)
+                await self._validate_admission(ctx, CREATE, new, None)
                 self.track_fields(ctx, new, None, strategy)
                 created = True
                 if ctx.dry_run:
@@ -245,10 +307,12 @@ class Store:
                 return new
             new = await produce(clone(current))
             self._check_update_meta(ctx, name, new, current, strategy)
+            await self._admit(ctx, UPDATE, new, current)
             strategy.prepare_for_update(ctx, new, current)
             causes = strategy.validate_update(ctx, new, current)
             if causes:
                 raise self._invalid(name, causes)
+            await self._validate_admission(ctx, UPDATE, new, current)
             self.track_fields(ctx, new, current, strategy)
             await self.before_update(ctx, new, current)
             if self._should_delete_during_update(new):
@@ -262,7 +326,11 @@ class Store:
         except _DryRun as done:
             return done.obj, created
         except st.StorageError as exc:
+            await self._undo_admission(ctx)
             raise self.translate(exc, name) from exc
+        except BaseException:
+            await self._undo_admission(ctx)
+            raise
         if deleted:
             try:
                 result = await self.storage.delete(key, st.Preconditions(
@@ -331,6 +399,8 @@ class Store:
             raise self.translate(exc, name) from exc
         assert current is not None
         self._check_delete_preconditions(name, current, options)
+        if not ctx.delete_admitted:
+            await self.admit_delete(ctx, current, options)
         grace = self.strategy.grace_period(current, options.grace_period_seconds)
         policy = self._propagation(ctx, options, current)
         finalizers = self._finalizers_after_delete(current, policy)
