@@ -46,6 +46,8 @@ class Options:
     leader_elect_resource_namespace: str
     leader_elect_resource_name: str
     root_ca_file: str
+    cluster_signing_cert_file: str
+    cluster_signing_key_file: str
     log_file: str
 
 
@@ -63,6 +65,9 @@ def parse_args(argv: list[str]) -> Options:
     p.add_argument("--leader-elect-resource-name", default="kube-controller-manager")
     p.add_argument("--root-ca-file", default="",
                    help="CA bundle published as kube-root-ca.crt in every namespace")
+    p.add_argument("--cluster-signing-cert-file", default="",
+                   help="PEM CA certificate that signs CSRs for the kubernetes.io signers")
+    p.add_argument("--cluster-signing-key-file", default="", help="PEM private key of --cluster-signing-cert-file")
     p.add_argument("--log-file", default="")
     ns = vars(p.parse_args(argv))
     ns["controllers"] = [c.strip() for c in ns["controllers"].split(",") if c.strip()]
@@ -93,10 +98,13 @@ def identity() -> str:
 async def run(opts: Options, stop: asyncio.Event) -> None:
     config = load_kubeconfig(opts.kubeconfig) if opts.kubeconfig else in_cluster_config()
     root_ca = Path(opts.root_ca_file).read_bytes() if opts.root_ca_file else b""
+    signing_cert = Path(opts.cluster_signing_cert_file).read_bytes() if opts.cluster_signing_cert_file else b""
+    signing_key = Path(opts.cluster_signing_key_file).read_bytes() if opts.cluster_signing_key_file else b""
     async with Client(config, component="controller-manager") as client:
 
         async def run_controllers() -> None:
-            ctx = ControllerContext(client, SharedInformerFactory(client), root_ca=root_ca)
+            ctx = ControllerContext(client, SharedInformerFactory(client), root_ca=root_ca,
+                                    cluster_signing_cert=signing_cert, cluster_signing_key=signing_key)
             await ControllerManager(ctx, enabled_controllers(opts.controllers)).run()
 
         if opts.leader_elect:

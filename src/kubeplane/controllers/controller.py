@@ -55,6 +55,9 @@ class ControllerContext:
     informers: SharedInformerFactory
     clock: Clock = field(default_factory=RealClock)
     root_ca: bytes = b""
+    # PEM CA certificate and key that sign CSRs for the kubernetes.io signers (--cluster-signing-*).
+    cluster_signing_cert: bytes = b""
+    cluster_signing_key: bytes = b""
     _recorders: dict[str, EventRecorder] = field(default_factory=dict)
 
     def recorder(self, component: str) -> EventRecorder:

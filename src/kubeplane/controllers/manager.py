@@ -8,16 +8,21 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from kubeplane.controllers.certificates import CSRApprovingController, csr_signing_controller
 from kubeplane.controllers.controller import Controller, ControllerContext
 from kubeplane.controllers.cronjob import CronJobController
 from kubeplane.controllers.daemonset import DaemonSetController
 from kubeplane.controllers.deployment import DeploymentController
+from kubeplane.controllers.disruption import DisruptionController
 from kubeplane.controllers.endpoints import EndpointsController
 from kubeplane.controllers.endpointslice import EndpointSliceController
 from kubeplane.controllers.garbagecollector import GarbageCollector
 from kubeplane.controllers.job import JobController
 from kubeplane.controllers.namespace import NamespaceController
+from kubeplane.controllers.nodelifecycle import NodeLifecycleController
+from kubeplane.controllers.podgc import PodGCController
 from kubeplane.controllers.replicaset import ReplicaSetController
+from kubeplane.controllers.resourcequota import ResourceQuotaController
 from kubeplane.controllers.rootcapublisher import RootCAPublisher
 from kubeplane.controllers.serviceaccount import ServiceAccountController
 from kubeplane.controllers.statefulset import StatefulSetController
@@ -61,6 +66,13 @@ REGISTRY: dict[str, ControllerSpec] = {
     "endpointslice-controller": ControllerSpec(EndpointSliceController, workers=5, aliases=("endpointslice",)),
     "statefulset-controller": ControllerSpec(StatefulSetController, workers=5, aliases=("statefulset",)),
     "daemonset-controller": ControllerSpec(DaemonSetController, workers=2, aliases=("daemonset",)),
+    "node-lifecycle-controller": ControllerSpec(NodeLifecycleController, aliases=("nodelifecycle",)),
+    "pod-garbage-collector-controller": ControllerSpec(PodGCController, aliases=("podgc",)),
+    "disruption-controller": ControllerSpec(DisruptionController, aliases=("disruption",)),
+    "resourcequota-controller": ControllerSpec(ResourceQuotaController, workers=5, aliases=("resourcequota",)),
+    "certificatesigningrequest-signing-controller": ControllerSpec(csr_signing_controller, aliases=("csrsigning",)),
+    "certificatesigningrequest-approving-controller": ControllerSpec(CSRApprovingController,
+                                                                     aliases=("csrapproving",)),
 }
 
 

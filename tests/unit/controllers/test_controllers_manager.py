@@ -70,8 +70,10 @@ async def test_manager_builds_chosen_controllers_and_skips_unconfigured(ctx: Any
     ctx.root_ca = b""
     manager = ControllerManager(ctx, enabled_controllers(["*"]))
     names = sorted(controller.name for controller, _ in manager.controllers)
-    # Every controller on by default is built, except the CA publisher: it has no CA to publish.
-    assert len(names) == len(REGISTRY) - 1
+    # Every controller on by default is built, except the two that need a CA: the CA publisher
+    # and the CSR signer.
+    assert len(names) == len(REGISTRY) - 2
+    assert "certificatesigningrequest-signing-controller" not in names
     assert {"deployment", "namespace", "replicaset", "serviceaccount"} <= set(names)
     assert not any("root-ca" in name for name in names)
 

@@ -48,7 +48,7 @@ _STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("autoscaling", "horizontalpodautoscalers"): workloads.WorkloadStrategy,
     ("policy", "poddisruptionbudgets"): workloads.WorkloadStrategy,
     ("networking.k8s.io", "ingresses"): workloads.WorkloadStrategy,
-    ("certificates.k8s.io", "certificatesigningrequests"): workloads.StatusStrategyBase,
+    ("certificates.k8s.io", "certificatesigningrequests"): workloads.CertificateSigningRequestStrategy,
     ("apiextensions.k8s.io", "customresourcedefinitions"): CRDStrategy,
 }
 

@@ -21,6 +21,24 @@ class StatusStrategyBase(Strategy):
     has_status_subresource = True
 
 
+class CertificateSigningRequestStrategy(StatusStrategyBase):
+    """The requester's identity is recorded by the server, never taken from the body (upstream's
+    csr strategy): approvers decide from spec.username/uid/groups/extra."""
+
+    def prepare_for_create(self, ctx: RequestContext, obj: JSON) -> None:
+        super().prepare_for_create(ctx, obj)
+        spec = obj.setdefault("spec", {})
+        for key in ("username", "uid", "groups", "extra"):
+            spec.pop(key, None)
+        spec["username"] = ctx.user
+        if ctx.user_uid:
+            spec["uid"] = ctx.user_uid
+        if ctx.groups:
+            spec["groups"] = list(ctx.groups)
+        if ctx.user_extra:
+            spec["extra"] = {key: list(values) for key, values in ctx.user_extra.items()}
+
+
 class WorkloadStrategy(Strategy):
     """Spec/status objects: status subresource and metadata.generation on spec changes."""
 
