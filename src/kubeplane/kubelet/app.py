@@ -1,7 +1,9 @@
 """The kubelet process: ``kubeplane kubelet --kubeconfig=... --hostname-override=... ...``.
 
 Flags follow upstream's names. EKS's node labels come from ``--instance-type``, ``--zone`` and
-``--region`` (upstream's kubelet gets them from the cloud provider).
+``--region`` (upstream's kubelet gets them from the cloud provider). ``--node-netns`` is ours: the
+kubelet runs in the root network namespace while the node (its containerd, its pods) lives in a
+namespace of its own, where network probes and hooks must connect from.
 """
 
 from __future__ import annotations
@@ -9,16 +11,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import socket
 import sys
 from pathlib import Path
 
 from kubeplane.client import Client, in_cluster_config, load_kubeconfig
+from kubeplane.component import process
 from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
 from kubeplane.kubelet.config import KubeletConfig, Taint
 from kubeplane.kubelet.cri import CRIClient
+from kubeplane.kubelet.cri.containerd import ContainerdPaths
 from kubeplane.kubelet.kubelet import COMPONENT, Kubelet
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,35 @@ def _endpoint(text: str) -> Path:
     return Path(text.removeprefix("unix://"))
 
 
+NETNS_DIR = Path("/run/netns")
+
+
+def _netns_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def containerd_netns(endpoint: Path, netns_dir: Path = NETNS_DIR) -> str | None:
+    """The name (under /run/netns) of the network namespace the containerd serving ``endpoint``
+    runs in, found through the PID file a kubeplane node's containerd keeps beside its socket;
+    None when that containerd is not ours, not running, or in the kubelet's own namespace."""
+    paths = ContainerdPaths(endpoint.parent)
+    record = process.read_record(paths.pidfile) if paths.socket == endpoint else None
+    if record is None or not process.record_is_alive(record):
+        return None
+    wanted = _netns_identity(Path(f"/proc/{record.pid}/ns/net"))
+    if wanted is None or wanted == _netns_identity(Path("/proc/self/ns/net")):
+        return None
+    try:
+        names = sorted(entry.name for entry in netns_dir.iterdir())
+    except OSError:
+        return None
+    return next((name for name in names if _netns_identity(netns_dir / name) == wanted), None)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="kubelet", description="kubeplane kubelet")
     parser.add_argument("--kubeconfig", default="", help="kubeconfig file (default: in-cluster)")
@@ -84,6 +118,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--region", default="")
     parser.add_argument("--sync-frequency", type=parse_duration, default=1.0,
                         help="how often each pod worker re-checks its containers")
+    parser.add_argument("--node-netns", default="",
+                        help="the node's network namespace (a name under /run/netns) that probes and hooks "
+                             "connect from (default: the one the runtime endpoint's containerd runs in)")
     parser.add_argument("--log-file", default="")
     return parser.parse_args(argv)
 
@@ -111,10 +148,20 @@ def build_config(opts: argparse.Namespace) -> KubeletConfig:
     )
 
 
-async def run(config: KubeletConfig, stop: asyncio.Event) -> int:
+def node_netns(opts: argparse.Namespace) -> str | None:
+    """``--node-netns``, checked, or the runtime's namespace when the flag is not given."""
+    if opts.node_netns:
+        if not (NETNS_DIR / opts.node_netns).exists():
+            raise argparse.ArgumentTypeError(f"--node-netns: no network namespace {opts.node_netns!r} in {NETNS_DIR}")
+        name: str = opts.node_netns
+        return name
+    return containerd_netns(opts.container_runtime_endpoint)
+
+
+async def run(config: KubeletConfig, stop: asyncio.Event, netns: str | None = None) -> int:
     client_config = load_kubeconfig(config.kubeconfig) if config.kubeconfig else in_cluster_config()
     async with Client(client_config, component=COMPONENT) as client, CRIClient(config.runtime_endpoint) as cri:
-        kubelet = Kubelet(config, client, cri)
+        kubelet = Kubelet(config, client, cri, node_netns=netns)
         work = asyncio.get_running_loop().create_task(kubelet.run())
         stopper = asyncio.get_running_loop().create_task(stop.wait())
         await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -131,11 +178,13 @@ async def run(config: KubeletConfig, stop: asyncio.Event) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         opts = parse_args(sys.argv[1:] if argv is None else argv)
+        netns = node_netns(opts)
     except argparse.ArgumentTypeError as error:
         print(f"kubelet: {error}", file=sys.stderr)
         return EXIT_BAD_FLAGS
     setup_logging(COMPONENT, opts.log_file or None)
-    return run_until_signalled(lambda stop: run(build_config(opts), stop))
+    log.info("probes and hooks connect from network namespace %s", netns or "(the kubelet's own)")
+    return run_until_signalled(lambda stop: run(build_config(opts), stop, netns))
 
 
 if __name__ == "__main__":

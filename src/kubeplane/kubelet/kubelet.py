@@ -1,5 +1,7 @@
 """The kubelet: registers its Node, keeps its status and Lease fresh, and runs one worker per pod
-bound to it (see ``podworker``)."""
+bound to it (see ``podworker``). One ``ProbeManager`` and one ``LifecycleHooks`` serve every pod;
+their network probes and hooks connect from the node's network namespace (``node_netns``), since
+the kubelet itself runs in the root namespace where pod addresses are not reachable."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from kubeplane.client import (
     EventRecorder,
     Informer,
 )
-from kubeplane.client.resource import NODES, PODS
+from kubeplane.client.resource import NODES, PODS, SERVICES
 from kubeplane.kubelet import labels, nodelease, nodestatus
 from kubeplane.kubelet.backoff import (
     CRASH_BACKOFF_INITIAL,
@@ -32,7 +34,8 @@ from kubeplane.kubelet.dns import read_resolv_conf
 from kubeplane.kubelet.imagepull import ImageManager
 from kubeplane.kubelet.machine import MachineInfo, read_machine_info
 from kubeplane.kubelet.podworker import PodWorker, WorkerServices
-from kubeplane.kubelet.proberesults import NoProbes, ProbeResults
+from kubeplane.kubelet.prober import Dialer, LifecycleHooks, ProbeManager, ProbeRunner
+from kubeplane.kubelet.proberesults import PodProber
 from kubeplane.kubelet.sources import ApiObjectSource
 
 log = logging.getLogger(__name__)
@@ -44,8 +47,10 @@ RUNTIME_NAME_PREFIX = "containerd://"
 
 
 class Kubelet:
-    def __init__(self, config: KubeletConfig, client: Client, cri: CRIClient,
-                 probes: ProbeResults | None = None) -> None:
+    def __init__(self, config: KubeletConfig, client: Client, cri: CRIClient, node_netns: str | None = None,
+                 prober: PodProber | None = None) -> None:
+        """``node_netns`` names the node's network namespace (under /run/netns); None probes from
+        the kubelet's own. ``prober`` replaces the ProbeManager (tests)."""
         self.config = config
         self.client = client
         self.cri = cri
@@ -53,13 +58,21 @@ class Kubelet:
         self.recorder = EventRecorder(client, COMPONENT, host=config.node_name)
         self.node: JSON | None = None
         self.kubelet_version = ""
+        dialer = Dialer(node_netns)
+        self.probe_runner = ProbeRunner(cri, dialer)
+        self.probe_manager: ProbeManager | None = None
+        if prober is None:
+            prober = self.probe_manager = ProbeManager(self.probe_runner, on_liveness_failure=self.kill_container,
+                                                       recorder=self.recorder, on_change=self.wake_worker)
+        self.hooks = LifecycleHooks(cri, dialer, recorder=self.recorder)
+        self.service_informer = Informer(client, SERVICES)
         self.services = WorkerServices(
             config=config, cri=cri, client=client, sources=ApiObjectSource(client),
             images=ImageManager(cri, Backoff(IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX)),
             crash_backoff=Backoff(CRASH_BACKOFF_INITIAL, CRASH_BACKOFF_MAX),
-            probes=probes or NoProbes(), host_dns=read_resolv_conf(config.resolv_conf),
+            probes=prober, host_dns=read_resolv_conf(config.resolv_conf),
             allocatable=lambda: nodestatus.allocatable(self.machine, config.max_pods),
-            recorder=self.recorder)
+            recorder=self.recorder, hooks=self.hooks, cluster_services=self.service_informer.list)
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._done: set[str] = set()
@@ -71,6 +84,12 @@ class Kubelet:
         worker = self.workers.get(pod_uid)
         if worker is not None:
             worker.kill_container(container, message)
+
+    def wake_worker(self, pod_uid: str) -> None:
+        """A probe verdict changed: the pod's status may have."""
+        worker = self.workers.get(pod_uid)
+        if worker is not None:
+            worker.wake()
 
     # -- pods ------------------------------------------------------------------------------------
 
@@ -89,6 +108,7 @@ class Kubelet:
         try:
             await worker.run()
         finally:
+            self.services.probes.remove_pod(worker.uid)
             self.workers.pop(worker.uid, None)
             self._tasks.pop(worker.uid, None)
             self._done.add(worker.uid)
@@ -177,6 +197,9 @@ class Kubelet:
 
     async def run(self) -> None:
         self.kubelet_version = str((await self.client.request("GET", "/version")).get("gitVersion", ""))
+        if self.kubelet_version:
+            # Probes and hooks say which version they are in their User-Agent (kube-probe/1.35).
+            self.probe_runner.kube_version = self.hooks.kube_version = self.kubelet_version
         await self.register_node()
         await self.update_node_status()
         background = [
@@ -187,8 +210,11 @@ class Kubelet:
         ]
         self.pods.add_event_handler(EventHandlers(on_add=self._on_pod, on_update=lambda _, pod: self._on_pod(pod),
                                                   on_delete=self._on_pod_deleted))
-        self.pods.start()
+        # As upstream, containers start only once Services were read (their service-link env).
+        self.service_informer.start()
         try:
+            await self.service_informer.wait_for_sync()
+            self.pods.start()
             await self.pods.wait_for_sync()
             await self._adopt_runtime_pods()
             await asyncio.Event().wait()
@@ -200,4 +226,7 @@ class Kubelet:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*background, *tasks, return_exceptions=True)
+            await self.service_informer.stop()
+            if self.probe_manager is not None:
+                await self.probe_manager.close()
             await self.recorder.stop()

@@ -87,6 +87,8 @@ class PodView:
     sandbox_ready: bool
     ready: Callable[[JSON, ContainerRecord], bool]  # is this running container ready
     terminating: bool = False
+    # Has this running container started (its startup probe passed)? Without probes: once running.
+    started: Callable[[JSON, ContainerRecord], bool] = lambda container, record: True
 
     def latest(self, name: str) -> ContainerRecord | None:
         records = self.records.get(name) or []
@@ -105,8 +107,8 @@ def _container_status(view: PodView, container: JSON, default_reason: str) -> JS
         status["containerID"] = latest.container_id
         if latest.state == RUNNING_STATE:
             status["state"] = {"running": {"startedAt": rfc3339(latest.started_at)}}
-            status["started"] = True
-            status["ready"] = view.ready(container, latest)
+            status["started"] = view.started(container, latest)
+            status["ready"] = status["started"] and view.ready(container, latest)
         elif latest.state == EXITED:
             status["state"] = terminated_state(latest)
         if len(records) > 1 and records[1].state == EXITED:

@@ -5,7 +5,15 @@ driven: it reads what the runtime has for the pod (by the pod-uid label, so a re
 adopts what it created), decides the next steps as upstream's ``computePodActions`` does
 (sandbox, then init containers one at a time, then all app containers, restarts per
 restartPolicy with CrashLoopBackOff), and writes the pod's status when it changed. A worker
-wakes on every change of its pod and every ``sync_frequency`` seconds.
+wakes on every change of its pod, every ``sync_frequency`` seconds and when a probe verdict
+changes.
+
+Probes and hooks, as upstream's kubelet: the prober learns of the pod once its sandbox has an IP
+and of every container that runs or exits; readiness and startup verdicts feed the containers'
+``ready``/``started`` and the pod's conditions; a container failing liveness (or startup) is
+killed with the probe's grace period and restarted per restartPolicy. postStart runs right after
+StartContainer (a failure kills the container); preStop runs before StopContainer, inside the
+grace period.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import copy
 import logging
 import secrets
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +39,7 @@ from kubeplane.kubelet.config import KubeletConfig
 from kubeplane.kubelet.cri import CRIClient, CRIError, leftovers, pb
 from kubeplane.kubelet.dns import ResolvConf
 from kubeplane.kubelet.envvars import EnvError, resolve_env
+from kubeplane.kubelet.etchosts import write_hosts_file
 from kubeplane.kubelet.imagepull import ImageManager
 from kubeplane.kubelet.podstatus import (
     CREATED,
@@ -45,8 +55,10 @@ from kubeplane.kubelet.podstatus import (
     should_restart,
     status_changed,
 )
-from kubeplane.kubelet.proberesults import ProbeResults, container_ready
+from kubeplane.kubelet.prober import POST_START_HOOK_ERROR, LifecycleHooks
+from kubeplane.kubelet.proberesults import PodProber, container_ready
 from kubeplane.kubelet.runtime import ContainerPlan, PodSnapshot, container_config, sandbox_config, snapshot
+from kubeplane.kubelet.servicelinks import pod_service_env, with_service_env
 from kubeplane.kubelet.sources import ApiObjectSource
 
 log = logging.getLogger(__name__)
@@ -57,6 +69,8 @@ NORMAL, WARNING = "Normal", "Warning"
 DEFAULT_GRACE_PERIOD = 30
 # A pod that vanished from the API without a graceful delete (force-deleted) is killed quickly.
 ORPHAN_GRACE_PERIOD = 1
+# The Killing event's message when a failed postStart hook kills its container (upstream's text).
+KILLED_FOR_POST_START = "FailedPostStartHook"
 
 
 def go_duration(seconds: float) -> str:
@@ -76,10 +90,13 @@ class WorkerServices:
     sources: ApiObjectSource
     images: ImageManager
     crash_backoff: Backoff
-    probes: ProbeResults
+    probes: PodProber
     host_dns: ResolvConf
     allocatable: Callable[[], JSON]
     recorder: EventRecorder | None = None
+    hooks: LifecycleHooks | None = None
+    # Every Service the kubelet knows (for service-link environment variables).
+    cluster_services: Callable[[], list[JSON]] = list
 
 
 def _resource_version(pod: JSON) -> int:
@@ -99,6 +116,7 @@ class PodWorker:
         self._kill_requests: dict[str, str] = {}
         self._volume_paths: dict[str, Path] | None = None
         self._volumes_refreshed = 0.0
+        self._probed_ip: str | None = None  # the pod IP the prober was given (None: not told yet)
         self._wake = asyncio.Event()
 
     # -- inputs ----------------------------------------------------------------------------------
@@ -112,7 +130,13 @@ class PodWorker:
         self._wake.set()
 
     def kill_container(self, container: str, message: str) -> None:
+        """Kill the running container (its liveness or startup probe failed); ``message`` is the
+        ``Killing`` event's text."""
         self._kill_requests[container] = message
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Sync now (e.g. a probe verdict changed, so the status may have)."""
         self._wake.set()
 
     # -- the loop --------------------------------------------------------------------------------
@@ -149,6 +173,7 @@ class PodWorker:
         cri = self.services.cri
         snap = await snapshot(cri, self.uid)
         if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
+            self._stop_probing()
             await self._stop_sandboxes(snap)  # finished: free the pod's IP, keep containers for logs
             return False
         sandbox = snap.sandbox
@@ -164,13 +189,47 @@ class PodWorker:
         assert sandbox is not None
         ips = await self._sandbox_ips(sandbox.id)
         config = sandbox_config(pod, self.services.config, self.services.host_dns, sandbox.metadata.attempt)
+        self._start_probing(pod, ips, snap)
         await self._kill_requested(pod, snap)
         await self._sync_containers(pod, snap, sandbox.id, config, ips)
         snap = await snapshot(cri, self.uid)
+        self._report_containers(snap)
         status = await self._write_status(pod, snap, ips, True)
         if status.get("phase") in TERMINAL_PHASES:
+            self._stop_probing()
             await self._stop_sandboxes(snap)
         return False
+
+    # -- the prober ------------------------------------------------------------------------------
+
+    def _start_probing(self, pod: JSON, ips: list[str], snap: PodSnapshot) -> None:
+        """Tell the prober about the pod once its sandbox has an address (again if a new sandbox
+        brought a new one), then about the containers already running (adopted ones included)."""
+        ip = ips[0] if ips else ""
+        if not ip or ip == self._probed_ip:
+            return
+        self.services.probes.add_pod(pod, ip)
+        self._probed_ip = ip
+        self._report_containers(snap)
+
+    def _report_containers(self, snap: PodSnapshot) -> None:
+        """Which container runs under each name now; the prober ignores what it already knows."""
+        if self._probed_ip is None:
+            return
+        probes = self.services.probes
+        for name, records in snap.containers.items():
+            latest = records[0] if records else None
+            if latest is not None and latest.state == RUNNING_STATE:
+                # How long it has run matters for initialDelaySeconds after a kubelet restart.
+                running_for = max(0.0, time.time() - latest.started_at / 1e9) if latest.started_at else 0.0
+                probes.update_container(self.uid, name, latest.id, running_for)
+            else:
+                probes.update_container(self.uid, name, None)
+
+    def _stop_probing(self) -> None:
+        if self._probed_ip is not None:
+            self.services.probes.remove_pod(self.uid)
+            self._probed_ip = None
 
     # -- sandbox and volumes ---------------------------------------------------------------------
 
@@ -302,13 +361,33 @@ class PodWorker:
 
     async def _kill_requested(self, pod: JSON, snap: PodSnapshot) -> None:
         requests, self._kill_requests = self._kill_requests, {}
-        grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE_PERIOD))
         for name, message in requests.items():
             records = snap.containers.get(name) or []
             if records and records[0].state == RUNNING_STATE:
-                self._event(NORMAL, "Killing", f"Container {name} {message}, will be restarted")
+                grace = self.services.probes.kill_grace_period(self.uid, name)
                 with contextlib.suppress(CRIError):
-                    await self.services.cri.stop_container(records[0].id, grace)
+                    await self._kill_container(pod, name, records[0].id, grace, message)
+
+    @staticmethod
+    def _container_spec(pod: JSON, name: str) -> JSON | None:
+        return next((c for c in PodWorker._all_containers(pod) if c.get("name") == name), None)
+
+    @staticmethod
+    def _pod_ip(pod: JSON) -> str:
+        return str((pod.get("status") or {}).get("podIP") or "")
+
+    async def _kill_container(self, pod: JSON | None, name: str, container_id: str, grace: int,
+                              message: str) -> None:
+        """Upstream's ``killContainer``: the ``Killing`` event, preStop within the grace period,
+        then StopContainer with what is left of it."""
+        self._event(NORMAL, "Killing", message)
+        container = self._container_spec(pod, name) if pod is not None else None
+        handler = ((container or {}).get("lifecycle") or {}).get("preStop")
+        hooks = self.services.hooks
+        if pod is not None and container is not None and handler and hooks is not None:
+            grace = await hooks.run_pre_stop(handler, pod, container, container_id,
+                                             self._pod_ip(pod) or self._probed_ip or "", grace)
+        await self.services.cri.stop_container(container_id, grace)
 
     # -- status ----------------------------------------------------------------------------------
 
@@ -325,7 +404,10 @@ class PodWorker:
             if records and records[0].state == RUNNING_STATE:
                 self.waiting.pop(name, None)
         return PodView(pod, snap.containers, dict(self.waiting), ips, self.services.config.node_ip,
-                       sandbox_ready, self._ready, terminating)
+                       sandbox_ready, self._ready, terminating, self._started)
+
+    def _started(self, container: JSON, record: ContainerRecord) -> bool:
+        return container_ready(bool(container.get("startupProbe")), self.services.probes.startup(self.uid, record.name))
 
     async def _write_status(self, pod: JSON, snap: PodSnapshot, ips: list[str], sandbox_ready: bool,
                             terminating: bool = False) -> JSON:
@@ -358,19 +440,25 @@ class PodWorker:
         cgroup, and (if it is still in the API) delete it there, as upstream's status manager does."""
         cri = self.services.cri
         grace = self._grace_period()
+        pod = self.pod
+        if pod is not None and not self.gone:
+            self.services.probes.update_pod(pod)  # deleting: liveness and startup probes stop
         snap = await snapshot(cri, self.uid)
         latest = [records[0] for records in snap.containers.values() if records]
         # App containers first, then sidecars and anything else, as upstream orders termination.
         for kinds in (("app",), ("sidecar", "init")):
             stopping = [record for record in latest if snap.kinds.get(record.id, "app") in kinds
                         and record.state in (RUNNING_STATE, CREATED)]
-            for record in stopping:
-                self._event(NORMAL, "Killing", f"Stopping container {record.name}")
-            results = await asyncio.gather(*(cri.stop_container(record.id, grace) for record in stopping),
-                                           return_exceptions=True)
+            # preStop hooks need a running container and a pod that is still known.
+            results = await asyncio.gather(*(
+                self._kill_container(pod if record.state == RUNNING_STATE else None, record.name, record.id, grace,
+                                     f"Stopping container {record.name}")
+                for record in stopping), return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException) and not (isinstance(result, CRIError) and result.not_found):
                     log.warning("pod %s: stop container: %s", self._describe(), result)
+        self.services.probes.remove_pod(self.uid)
+        self._probed_ip = None
         pod = self.pod
         if pod is not None and not self.gone:
             stopped = await snapshot(cri, self.uid)
@@ -419,6 +507,11 @@ class _Starter:
             status["podIP"], status["podIPs"] = ips[0], [{"ip": ip} for ip in ips]
         if node_ip:
             status["hostIP"], status["hostIPs"] = node_ip, [{"ip": node_ip}]
+        self.pod_ip = ips[0] if ips else ""
+        # Upstream mounts its /etc/hosts only once the pod has an address to write into it.
+        settings = worker.services.config
+        self.hosts_file = write_hosts_file(settings.pod_dir(worker.uid), pod, ips, settings.cluster_domain) if ips \
+            else None
 
     async def __call__(self, container: JSON, kind: str, attempt: int) -> bool:
         worker = self.worker
@@ -432,8 +525,10 @@ class _Starter:
             return False
         if not pulled.pulled:
             worker._event(NORMAL, "Pulled", f'Container image "{container.get("image")}" already present on machine')
+        service_vars = pod_service_env(self.pod, services.cluster_services())
         try:
-            env = await resolve_env(self.pod, container, services.sources, services.allocatable())
+            env = await resolve_env(self.pod, with_service_env(container, service_vars), services.sources,
+                                    services.allocatable())
         except EnvError as error:
             worker.waiting[name] = Waiting("CreateContainerConfigError", str(error))
             worker._event(WARNING, "Failed", f"Error: {error}")
@@ -442,7 +537,7 @@ class _Starter:
         message_file.parent.mkdir(parents=True, exist_ok=True)
         message_file.touch(mode=0o666)
         plan = ContainerPlan(container, kind, attempt, pulled.image_ref, env, worker._volume_paths or {},
-                             message_file)
+                             message_file, self.hosts_file)
         cri = services.cri
         try:
             container_id = await cri.create_container(self.sandbox_id, container_config(self.pod, plan), self.config)
@@ -459,5 +554,24 @@ class _Starter:
             return False
         worker.waiting.pop(name, None)
         worker._event(NORMAL, "Started", f"Started container {name}")
-        return True
+        return await self._post_start(container, container_id)
+
+    async def _post_start(self, container: JSON, container_id: str) -> bool:
+        """Run the postStart hook; when it fails, kill the container (it restarts per policy) and
+        report it waiting with ``PostStartHookError``, as upstream does."""
+        worker = self.worker
+        hooks = worker.services.hooks
+        handler = (container.get("lifecycle") or {}).get("postStart")
+        if not handler or hooks is None:
+            return True
+        outcome = await hooks.run_post_start(handler, self.pod, container, container_id, self.pod_ip)
+        if outcome.ok:
+            return True
+        name = str(container["name"])
+        worker.waiting[name] = Waiting(POST_START_HOOK_ERROR, outcome.message)
+        try:
+            await worker._kill_container(self.pod, name, container_id, worker._grace_period(), KILLED_FOR_POST_START)
+        except CRIError as error:
+            log.warning("pod %s: killing %s after its postStart hook failed: %s", worker._describe(), name, error)
+        return False
 

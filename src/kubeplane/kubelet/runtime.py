@@ -12,6 +12,7 @@ from kubeplane.kubelet import labels
 from kubeplane.kubelet.config import KubeletConfig
 from kubeplane.kubelet.cri import CRIClient, CRIError, pb
 from kubeplane.kubelet.dns import ResolvConf, pod_dns, pod_hostname
+from kubeplane.kubelet.etchosts import ETC_HOSTS, mounts_etc_hosts
 from kubeplane.kubelet.expansion import expand_all
 from kubeplane.kubelet.podstatus import CREATED, EXITED, RUNNING_STATE, UNKNOWN, ContainerRecord
 from kubeplane.kubelet.qos import container_resources, qos_class
@@ -97,6 +98,7 @@ class ContainerPlan:
     env: dict[str, str]
     volume_paths: dict[str, Path]
     termination_message_file: Path
+    hosts_file: Path | None = None  # the kubelet-managed /etc/hosts (None until the pod has an IP)
 
 
 def container_config(pod: JSON, plan: ContainerPlan) -> pb.ContainerConfig:
@@ -115,6 +117,8 @@ def container_config(pod: JSON, plan: ContainerPlan) -> pb.ContainerConfig:
                                readonly=bool(mount.get("readOnly"))))
     termination_path = str(container.get("terminationMessagePath") or DEFAULT_TERMINATION_MESSAGE_PATH)
     mounts.append(pb.Mount(container_path=termination_path, host_path=str(plan.termination_message_file)))
+    if plan.hosts_file is not None and not mounts_etc_hosts(container):
+        mounts.append(pb.Mount(container_path=ETC_HOSTS, host_path=str(plan.hosts_file)))
     resources = container_resources(container)
     grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
     return pb.ContainerConfig(
