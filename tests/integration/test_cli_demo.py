@@ -14,6 +14,7 @@ import pytest
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(shutil.which("etcd") is None, reason="needs Debian's etcd"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the demo's worker nodes need root (network namespaces, containerd)"),
     pytest.mark.timeout(300),
 ]
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from kubeplane.cli import kubeconfig_file
+from kubeplane.cli import kubeconfig_file, node_teardown, nodes
+from kubeplane.cli.nodes import DEFAULT_INSTANCE_TYPE
 from kubeplane.cli.state import ClusterPaths, ClusterRecord, ComponentKind, ComponentRecord, save_record
 from kubeplane.component import etcd, process
 from kubeplane.component.pki import ClusterPKI, create_cluster_pki
@@ -39,6 +40,8 @@ class UpOptions:
     apiservers: int = 1
     timeout: float = 120.0
     components: tuple[str, ...] = tuple(CONTROL_PLANE_CONTROLLERS)
+    nodes: int = 0
+    instance_type: str = DEFAULT_INSTANCE_TYPE
 
 
 def _distinct_free_ports(count: int) -> list[int]:
@@ -69,6 +72,7 @@ def _plan(paths: ClusterPaths, options: UpOptions) -> ClusterRecord:
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         serviceClusterIPRange=SERVICE_CLUSTER_IP_RANGE,
         serviceNodePortRange=SERVICE_NODE_PORT_RANGE,
+        nodes=options.nodes,
         components=components,
     )
 
@@ -94,6 +98,8 @@ def _apiserver_argv(paths: ClusterPaths, record: ClusterRecord, server: Componen
         f"--service-account-signing-key-file={pki.sa_key}",
         f"--service-account-key-file={pki.sa_pub}",
         "--enable-bootstrap-token-auth=true",
+        # As EKS: kubelets may touch only their own Node and the pods bound to them.
+        "--enable-admission-plugins=NodeRestriction",
         f"--service-cluster-ip-range={record.serviceClusterIPRange}",
         f"--service-node-port-range={record.serviceNodePortRange}",
         f"--kubernetes-version={record.kubernetesVersion}",
@@ -154,14 +160,21 @@ async def start_cluster(paths: ClusterPaths, options: UpOptions, progress: Progr
         for replica in replicas:
             argv = [sys.executable, "-m", "kubeplane.cli", module, f"--kubeconfig={kubeconfig}"]
             if kind == "controller-manager":
-                argv.append(f"--root-ca-file={paths.pki.ca_cert}")
+                argv += [f"--root-ca-file={paths.pki.ca_cert}",
+                         f"--cluster-signing-cert-file={paths.pki.ca_cert}",
+                         f"--cluster-signing-key-file={paths.pki.ca_key}"]
             _start(paths, record, replica, argv)
             progress(f"{replica.name} started (pid {replica.pid}; leader-elected)")
+    if options.nodes:
+        await nodes.start_nodes(paths, record, nodes.NodeOptions(options.nodes, options.instance_type,
+                                                                 options.timeout), progress)
     return record
 
 
 def stop_cluster(paths: ClusterPaths, progress: Progress) -> None:
-    """Stop every process the cluster recorded, API servers before etcd, each by its verified PID."""
+    """Stop every process the cluster recorded, each by its verified PID: the worker nodes first
+    (and their VPC), then the control plane, API servers before etcd."""
+    node_teardown.stop_nodes(paths, progress)
     if not paths.run.is_dir():
         return
     pidfiles = sorted(paths.run.glob("*.pid"), key=lambda p: (p.stem.startswith("etcd"), p.stem))
@@ -195,16 +208,20 @@ async def _apiserver_healthy(server: ComponentRecord, tls: process.ClientTLS) ->
 
 
 async def component_health(paths: ClusterPaths, record: ClusterRecord) -> dict[str, bool]:
-    """Per component: does etcd report healthy / does the API server answer /readyz with 200?"""
+    """Per component: does etcd report healthy / does the API server answer /readyz with 200 / is
+    the kubelet's Node Ready? Other components are healthy while alive."""
     tls = admin_tls(paths.pki)
+    node_ready = await nodes.node_readiness(paths, record) if record.workerNodes else {}
 
     async def probe(component: ComponentRecord) -> bool:
         if component.kind == "etcd":
             return await _etcd_healthy(component)
         if component.kind == "apiserver":
             return await _apiserver_healthy(component, tls)
-        # Leader-elected components serve no health endpoint yet: alive is healthy.
-        return process.is_running(paths.pidfile(component.name))
+        if component.kind == "kubelet":
+            return node_ready.get(component.node, False)
+        # Leader-elected components, containerd, ipamd and kube-proxy: alive is healthy.
+        return process.is_running(paths.pidfile_of(component))
 
     results = await asyncio.gather(*(probe(c) for c in record.components))
     return {c.name: ok for c, ok in zip(record.components, results, strict=True)}

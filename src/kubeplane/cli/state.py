@@ -21,7 +21,8 @@ from kubeplane.component.pki import ClusterPKI
 # Cluster names become directory names and kubeconfig entries: a DNS label keeps both safe.
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
-ComponentKind = Literal["etcd", "apiserver", "controller-manager", "scheduler"]
+ComponentKind = Literal["etcd", "apiserver", "controller-manager", "scheduler",
+                        "containerd", "ipamd", "kubelet", "proxy"]
 
 
 def kubeplane_home() -> Path:
@@ -85,6 +86,19 @@ class ClusterPaths:
     def pidfile(self, component: str) -> Path:
         return process.pidfile_for(self.run, component)
 
+    def pidfile_of(self, component: ComponentRecord) -> Path:
+        return Path(component.pidfile) if component.pidfile else self.pidfile(component.name)
+
+    @property
+    def nodes(self) -> Path:
+        """One directory per worker node (containerd, ipamd, kubelet state)."""
+        return self.root / "nodes"
+
+    @property
+    def vpc_state(self) -> Path:
+        """The VpcService state root of the cluster's VPC."""
+        return self.root / "vpcs"
+
     def logfile(self, component: str) -> Path:
         return process.logfile_for(self.logs, component)
 
@@ -98,6 +112,20 @@ class ComponentRecord:
     endpoint: str  # the URL clients use
     ports: dict[str, int]
     pid: int | None = None
+    node: str = ""  # the worker node a node component serves (kubelet, proxy, ipamd, containerd)
+    pidfile: str = ""  # where its pidfile is when not run/<name>.pid (containerd keeps its own)
+
+
+@dataclass
+class NodeRecord:
+    """One worker node: its EC2-style instance in the cluster's VPC and where it keeps its state."""
+
+    name: str  # the Node's name, EKS-style: ip-198-18-0-4.ec2.internal
+    index: int  # the node's position in `up --nodes N`; names its directory and components
+    instanceId: str
+    zone: str
+    ip: str
+    netns: str
 
 
 @dataclass
@@ -111,6 +139,7 @@ class ClusterRecord:
     serviceNodePortRange: str
     nodes: int = 0
     components: list[ComponentRecord] = field(default_factory=list)
+    workerNodes: list[NodeRecord] = field(default_factory=list)
 
     def of_kind(self, kind: ComponentKind) -> list[ComponentRecord]:
         return [c for c in self.components if c.kind == kind]
@@ -126,7 +155,8 @@ class ClusterRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClusterRecord:
         components = [ComponentRecord(**c) for c in data.get("components", [])]
-        return cls(**{**data, "components": components})
+        workers = [NodeRecord(**n) for n in data.get("workerNodes", [])]
+        return cls(**{**data, "components": components, "workerNodes": workers})
 
 
 def save_record(paths: ClusterPaths, record: ClusterRecord) -> None:
@@ -164,4 +194,4 @@ def running_components(paths: ClusterPaths) -> list[str]:
 def fully_running(paths: ClusterPaths) -> bool:
     """Every component cluster.json records is running (verified)."""
     record = load_record(paths)
-    return record is not None and all(process.is_running(paths.pidfile(c.name)) for c in record.components)
+    return record is not None and all(process.is_running(paths.pidfile_of(c)) for c in record.components)

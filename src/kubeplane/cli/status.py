@@ -9,9 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from kubeplane.cli import lifecycle
+from kubeplane.cli import lifecycle, nodes
 from kubeplane.cli.output import add_output_flag, print_json
-from kubeplane.cli.state import ClusterPaths, require_record
+from kubeplane.cli.state import ClusterPaths, ClusterRecord, require_record
 from kubeplane.component import process
 
 
@@ -24,10 +24,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def cluster_status(paths: ClusterPaths) -> dict[str, Any]:
     record = require_record(paths)
-    health = asyncio.run(lifecycle.component_health(paths, record))
+    health, node_ready = asyncio.run(_health(paths, record))
     components = []
     for component in record.components:
-        running = process.is_running(paths.pidfile(component.name))
+        running = process.is_running(paths.pidfile_of(component))
         components.append({
             "name": component.name,
             "kind": component.kind,
@@ -44,7 +44,14 @@ def cluster_status(paths: ClusterPaths) -> dict[str, Any]:
         "kubeconfig": str(paths.kubeconfig),
         "healthy": all(c["healthy"] for c in components),
         "components": components,
+        "nodes": [{"name": n.name, "instanceId": n.instanceId, "zone": n.zone, "ip": n.ip, "netns": n.netns,
+                   "ready": node_ready.get(n.name, False)} for n in record.workerNodes],
     }
+
+
+async def _health(paths: ClusterPaths, record: ClusterRecord) -> tuple[dict[str, bool], dict[str, bool]]:
+    return (await lifecycle.component_health(paths, record),
+            await nodes.node_readiness(paths, record) if record.workerNodes else {})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,3 +75,11 @@ def _print_table(status: dict[str, Any]) -> None:
     for c in status["components"]:
         table.add_row(c["name"], str(c["pid"] or "-"), _yes_no(c["running"]), _yes_no(c["healthy"]), c["endpoint"])
     Console().print(table)
+    if not status["nodes"]:
+        return
+    node_table = Table(title="nodes", title_justify="left")
+    for column in ("NODE", "ZONE", "IP", "INSTANCE", "READY"):
+        node_table.add_column(column)
+    for n in status["nodes"]:
+        node_table.add_row(n["name"], n["zone"], n["ip"], n["instanceId"], _yes_no(n["ready"]))
+    Console().print(node_table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from kubeplane.kubelet.downward import DownwardAPIError, field_value, resource_value
@@ -67,7 +68,11 @@ async def _key_value(source: ObjectSource, kind: str, namespace: str, selector: 
     return values[key]
 
 
-async def resolve_env(pod: JSON, container: JSON, source: ObjectSource, node_allocatable: JSON) -> dict[str, str]:
+async def resolve_env(pod: JSON, container: JSON, source: ObjectSource, node_allocatable: JSON,
+                      service_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Upstream's order: envFrom, then env (whose ``$(VAR)`` may refer to earlier variables and to
+    the service-link variables), then the service-link variables no one defined."""
+    services = service_env or {}
     namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
     env: dict[str, str] = {}
     for env_from in container.get("envFrom") or []:
@@ -89,7 +94,7 @@ async def resolve_env(pod: JSON, container: JSON, source: ObjectSource, node_all
         value_from = var.get("valueFrom")
         if not value_from:
             # Values may refer to variables defined before them (and envFrom's).
-            env[name] = expand(str(var.get("value") or ""), mapping_for(env))
+            env[name] = expand(str(var.get("value") or ""), mapping_for(env, services))
             continue
         try:
             resolved: str | None
@@ -107,4 +112,6 @@ async def resolve_env(pod: JSON, container: JSON, source: ObjectSource, node_all
             raise EnvError(str(error)) from None
         if resolved is not None:
             env[name] = resolved
+    for name, value in services.items():
+        env.setdefault(name, value)
     return env

@@ -58,7 +58,7 @@ from kubeplane.kubelet.podstatus import (
 from kubeplane.kubelet.prober import POST_START_HOOK_ERROR, LifecycleHooks
 from kubeplane.kubelet.proberesults import PodProber, container_ready
 from kubeplane.kubelet.runtime import ContainerPlan, PodSnapshot, container_config, sandbox_config, snapshot
-from kubeplane.kubelet.servicelinks import pod_service_env, with_service_env
+from kubeplane.kubelet.servicelinks import pod_service_env
 from kubeplane.kubelet.sources import ApiObjectSource
 
 log = logging.getLogger(__name__)
@@ -527,8 +527,7 @@ class _Starter:
             worker._event(NORMAL, "Pulled", f'Container image "{container.get("image")}" already present on machine')
         service_vars = pod_service_env(self.pod, services.cluster_services())
         try:
-            env = await resolve_env(self.pod, with_service_env(container, service_vars), services.sources,
-                                    services.allocatable())
+            env = await resolve_env(self.pod, container, services.sources, services.allocatable(), service_vars)
         except EnvError as error:
             worker.waiting[name] = Waiting("CreateContainerConfigError", str(error))
             worker._event(WARNING, "Failed", f"Error: {error}")

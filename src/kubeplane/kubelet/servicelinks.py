@@ -81,17 +81,3 @@ def pod_service_env(pod: JSON, services: Iterable[JSON]) -> dict[str, str]:
     for name in sorted(chosen):
         env.update(service_env(chosen[name]))
     return env
-
-
-def with_service_env(container: JSON, service_vars: dict[str, str]) -> JSON:
-    """The container with the service variables placed before its own ``env``, so its own
-    variables override them and can refer to them with ``$(VAR)``.
-
-    Upstream also lets ``envFrom`` override them; here a service variable wins over an envFrom
-    key of the same name (``envvars.resolve_env`` has no separate seam for them yet)."""
-    if not service_vars:
-        return container
-    own = list(container.get("env") or [])
-    defined = {str(var.get("name")) for var in own}
-    links = [{"name": name, "value": value} for name, value in service_vars.items() if name not in defined]
-    return {**container, "env": links + own}

@@ -51,9 +51,10 @@ def test_bad_name_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invalid cluster name" in capsys.readouterr().err
 
 
-def test_nodes_are_refused_for_now(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main.main(["up", "--name", "x", "--nodes", "2"]) == 2
-    assert "not supported yet" in capsys.readouterr().err
+def test_bad_node_options_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main.main(["up", "--name", "x", "--nodes", "-1"]) == 2
+    assert main.main(["up", "--name", "x", "--nodes", "1", "--instance-type", "bogus"]) == 2
+    assert "unknown instance type 'bogus'" in capsys.readouterr().err
 
 
 def test_up_refuses_a_cluster_that_is_already_up(capsys: pytest.CaptureFixture[str]) -> None:

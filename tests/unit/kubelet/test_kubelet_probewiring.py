@@ -15,6 +15,7 @@ from kubeplane.kubelet.backoff import Backoff
 from kubeplane.kubelet.config import KubeletConfig
 from kubeplane.kubelet.cri.containerd import ContainerdPaths
 from kubeplane.kubelet.dns import ResolvConf
+from kubeplane.kubelet.envvars import resolve_env
 from kubeplane.kubelet.etchosts import managed_content, mounts_etc_hosts, write_hosts_file
 from kubeplane.kubelet.podstatus import (
     EXITED,
@@ -27,7 +28,7 @@ from kubeplane.kubelet.podstatus import (
 from kubeplane.kubelet.podworker import PodWorker, WorkerServices, _Starter
 from kubeplane.kubelet.prober import HookOutcome
 from kubeplane.kubelet.runtime import PodSnapshot
-from kubeplane.kubelet.servicelinks import pod_service_env, service_env, with_service_env
+from kubeplane.kubelet.servicelinks import pod_service_env, service_env
 
 JSON = dict[str, Any]
 UID = "uid-1"
@@ -85,12 +86,26 @@ def test_a_kubernetes_service_in_the_pods_namespace_wins_in_any_order() -> None:
         assert pod_service_env(pod(), services)["KUBERNETES_SERVICE_HOST"] == "198.19.0.99"
 
 
-def test_container_env_overrides_and_may_refer_to_service_links() -> None:
-    container = {"name": "app", "env": [{"name": "DB_SERVICE_PORT", "value": "1"}, {"name": "X", "value": "y"}]}
-    merged = with_service_env(container, {"DB_SERVICE_HOST": "198.19.0.20", "DB_SERVICE_PORT": "5432"})
-    assert merged["env"] == [{"name": "DB_SERVICE_HOST", "value": "198.19.0.20"},
-                             {"name": "DB_SERVICE_PORT", "value": "1"}, {"name": "X", "value": "y"}]
-    assert with_service_env(container, {}) is container
+class _OneConfigMap:
+    async def configmap(self, namespace: str, name: str) -> dict[str, object] | None:
+        return {"data": {"DB_SERVICE_HOST": "from-envfrom"}} if name == "settings" else None
+
+    async def secret(self, namespace: str, name: str) -> dict[str, object] | None:
+        return None
+
+
+async def test_env_and_envfrom_override_service_links_which_env_may_refer_to() -> None:
+    """Upstream's order: envFrom, then env, then the service-link variables nobody defined."""
+    container = {"name": "app", "envFrom": [{"configMapRef": {"name": "settings"}}],
+                 "env": [{"name": "DB_SERVICE_PORT", "value": "1"},
+                         {"name": "URL", "value": "tcp://$(DB_SERVICE_HOST):$(DB_SERVICE_PORT_SQL)"}]}
+    links = {"DB_SERVICE_HOST": "198.19.0.20", "DB_SERVICE_PORT": "5432", "DB_SERVICE_PORT_SQL": "5432"}
+    pod = {"metadata": {"name": "p", "namespace": "ns"}, "spec": {"containers": [container]}}
+    env = await resolve_env(pod, container, _OneConfigMap(), {}, links)
+    assert env["DB_SERVICE_HOST"] == "from-envfrom"  # envFrom wins over the service link
+    assert env["DB_SERVICE_PORT"] == "1"  # so does env
+    assert env["URL"] == "tcp://from-envfrom:5432"
+    assert env["DB_SERVICE_PORT_SQL"] == "5432"  # undefined elsewhere: the service link
 
 
 # -- /etc/hosts ---------------------------------------------------------------------------------------

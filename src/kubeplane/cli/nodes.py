@@ -1,0 +1,316 @@
+"""Worker nodes of a cluster (``kubeplane up --nodes N``); ``node_teardown`` removes them.
+
+A node is an instance in the cluster's VPC (a network namespace, see ``network/vpc``) running
+four processes, each recorded in cluster.json and stopped by its verified PID:
+
+* ``containerd`` started inside the instance's netns, with the base images imported;
+* ``ipamd`` (aws-vpc-cni's IP address manager), started before the CNI conflist is written, so
+  containerd never runs our plugin against a missing daemon;
+* ``kubelet`` with its own client certificate (``system:node:<node>`` in ``system:nodes``);
+* ``proxy`` (kube-proxy) as ``system:kube-proxy``, programming iptables in the instance's netns.
+
+Everything a node leaves on the machine carries the cluster's name: the VPC (and so every netns,
+``kp-<cluster>-...``), the cgroup parent ``/kp-<cluster>/<index>`` and the node directory
+``<cluster dir>/nodes/<index>``. Heavy modules (gRPC, pyroute2) are imported only when nodes are
+actually started or stopped, so a control-plane-only ``up`` stays quick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from kubeplane.cli import kubeconfig_file
+from kubeplane.cli.state import (
+    ClusterPaths,
+    ClusterRecord,
+    ComponentKind,
+    ComponentRecord,
+    NodeRecord,
+    save_record,
+)
+from kubeplane.component import etcd, process
+from kubeplane.component.pki import issue_client_cert, read_certified_key, write_certified_key
+
+Progress = Callable[[str], None]
+
+DEFAULT_INSTANCE_TYPE = "m5.large"
+ZONE_LETTERS = ("a", "b", "c")
+CLUSTER_DNS = "198.19.0.10"
+CLUSTER_DOMAIN = "cluster.local"
+# Pods reach Services through their node (kube-proxy's DNAT happens there), as aws-vpc-cni routes them.
+SERVICE_ROUTE = "198.19.0.0/16"
+KUBE_PROXY_USER = "system:kube-proxy"  # bound to system:node-proxier by the bootstrap RBAC policy
+NODES_GROUP = "system:nodes"
+STOP_GRACE_SECONDS = 10.0
+NODE_FILE = "node.json"
+
+
+class NodeStartError(Exception):
+    """A node could not be brought up (the message says which and why)."""
+
+
+def network_name(cluster: str) -> str:
+    """The CNI network of the cluster's nodes: libcni's result cache files are named after it."""
+    return f"kubeplane-vpc-{cluster}"
+
+
+def cgroup_parent(cluster: str) -> str:
+    return f"/kp-{cluster}"
+
+
+def node_name_for(ip: str) -> str:
+    """EKS names nodes after their primary private IP: ip-198-18-0-4.ec2.internal."""
+    return f"ip-{ip.replace('.', '-')}.ec2.internal"
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    """Where node ``index`` of a cluster keeps its state, and the names its processes go by."""
+
+    cluster: ClusterPaths
+    index: int
+
+    @property
+    def base(self) -> Path:
+        return self.cluster.nodes / str(self.index)
+
+    @property
+    def record(self) -> Path:
+        return self.base / NODE_FILE
+
+    @property
+    def containerd(self) -> Path:
+        return self.base / "containerd"
+
+    @property
+    def ipamd(self) -> Path:
+        return self.base / "ipamd"
+
+    @property
+    def containerd_sockets(self) -> Path:
+        from kubeplane.cli.node_runtime import cluster_socket_dir
+
+        return cluster_socket_dir(self.cluster.name, self.cluster.root) / str(self.index)
+
+    @property
+    def kubelet_root(self) -> Path:
+        return self.base / "kubelet"
+
+    @property
+    def kubelet_kubeconfig(self) -> Path:
+        return self.base / "kubelet.kubeconfig"
+
+    @property
+    def cgroup_root(self) -> str:
+        return f"{cgroup_parent(self.cluster.name)}/{self.index}"
+
+    def component(self, kind: str) -> str:
+        """The component's name in cluster.json, logs/ and run/: kubelet-0, proxy-1, ..."""
+        return f"{kind}-{self.index}"
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    count: int
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    timeout: float = 120.0
+
+
+# -- bring-up ---------------------------------------------------------------------------------------
+
+
+async def start_nodes(paths: ClusterPaths, record: ClusterRecord, options: NodeOptions, progress: Progress) -> None:
+    """Create the cluster's VPC and ``options.count`` nodes in it, then wait until every Node is
+    Ready. The caller stops everything (``stop_nodes``) if this raises."""
+    from kubeplane.kubelet.cri import CRIError
+    from kubeplane.kubelet.images import ImageImportError, build_base_images
+    from kubeplane.network.ipam import UnknownInstanceType, limits_for
+    from kubeplane.network.vpc import VpcService
+    from kubeplane.network.vpc.model import VpcError
+
+    try:
+        limits_for(options.instance_type)
+        vpcs = VpcService(paths.vpc_state)
+        vpc = await asyncio.to_thread(vpcs.create, paths.name)
+        progress(f"VPC {vpc.name} ({vpc.id}, {vpc.cidr}) with subnets in {', '.join(vpc.zones)}")
+        images = await asyncio.to_thread(build_base_images)  # cached per KUBEPLANE_HOME
+        nodes = [await asyncio.to_thread(_launch_instance, paths, vpcs, index) for index in range(options.count)]
+        record.workerNodes = nodes
+        save_record(paths, record)
+        _write_proxy_kubeconfig(paths, record)
+        await asyncio.gather(*(_start_node(paths, record, node, images, options, vpc.cidr, progress)
+                               for node in nodes))
+    except (VpcError, ImageImportError, CRIError, UnknownInstanceType, ValueError) as err:
+        raise NodeStartError(str(err)) from err
+    await wait_nodes_ready(paths, record, options.timeout, progress)
+
+
+def _launch_instance(paths: ClusterPaths, vpcs: Any, index: int) -> NodeRecord:
+    """The node's instance, round robin over the zones; launching again (a re-run) returns it."""
+    token = f"{paths.name}-node-{index}"
+    instance = vpcs.run_instance(paths.name, ZONE_LETTERS[index % len(ZONE_LETTERS)], instance_name=token,
+                                 client_token=token)
+    ip = vpcs.describe(paths.name).primary_eni(instance.id).primary_ip
+    node = NodeRecord(node_name_for(ip), index, instance.id, instance.zone, ip,
+                      vpcs.instance_netns(paths.name, instance.id))
+    node_paths = NodePaths(paths, index)
+    node_paths.base.mkdir(parents=True, exist_ok=True)
+    # Kept beside the node's files so `down` finds the node even if cluster.json never recorded it.
+    node_paths.record.write_text(json.dumps(asdict(node), indent=2) + "\n")
+    return node
+
+
+def _write_proxy_kubeconfig(paths: ClusterPaths, record: ClusterRecord) -> None:
+    pki = paths.pki
+    ca = read_certified_key(pki.ca_cert, pki.ca_key)
+    write_certified_key(issue_client_cert(ca, KUBE_PROXY_USER), pki.component_cert("kube-proxy"),
+                        pki.component_key("kube-proxy"))
+    kubeconfig_file.write(paths.component_kubeconfig("kube-proxy"), kubeconfig_file.client_kubeconfig(
+        paths.name, record.server, pki, pki.component_cert("kube-proxy"), pki.component_key("kube-proxy")))
+
+
+def _write_kubelet_kubeconfig(paths: ClusterPaths, record: ClusterRecord, node: NodeRecord) -> Path:
+    pki = paths.pki
+    node_paths = NodePaths(paths, node.index)
+    cert, key = node_paths.base / "kubelet.crt", node_paths.base / "kubelet.key"
+    ca = read_certified_key(pki.ca_cert, pki.ca_key)
+    write_certified_key(issue_client_cert(ca, f"system:node:{node.name}", [NODES_GROUP]), cert, key)
+    kubeconfig_file.write(node_paths.kubelet_kubeconfig,
+                          kubeconfig_file.client_kubeconfig(paths.name, record.server, pki, cert, key))
+    return node_paths.kubelet_kubeconfig
+
+
+def _add(paths: ClusterPaths, record: ClusterRecord, component: ComponentRecord) -> None:
+    record.components.append(component)
+    save_record(paths, record)
+
+
+async def _start_node(paths: ClusterPaths, record: ClusterRecord, node: NodeRecord, images: list[Any],
+                      options: NodeOptions, vpc_cidr: str, progress: Progress) -> None:
+    from kubeplane.cli.node_runtime import node_containerd
+    from kubeplane.kubelet.cri import CRIClient
+    from kubeplane.kubelet.images import ensure_imported
+    from kubeplane.network.cni.install import install_plugin, write_conflist
+    from kubeplane.network.ipam import max_pods
+    from kubeplane.network.ipam.protocol import socket_path
+    from kubeplane.network.vpc import names
+
+    node_paths = NodePaths(paths, node.index)
+    netns_path = names.netns_path(node.netns)
+    containerd = node_containerd(node_paths.containerd, node_paths.containerd_sockets, Path(netns_path))
+    started = await containerd.start(timeout=options.timeout)
+    _add(paths, record, ComponentRecord(node_paths.component("containerd"), "containerd",
+                                        f"unix://{containerd.socket}", {}, started.pid, node.name,
+                                        str(containerd.paths.pidfile)))
+    async with CRIClient(containerd.socket, request_timeout=60.0) as cri:
+        await ensure_imported(cri, containerd.socket, images)
+    progress(f"{node.name}: containerd ready in {node.netns} (pid {started.pid}), base images imported")
+
+    ipamd_socket = socket_path(node_paths.ipamd)
+    ipamd = _start_process(paths, record, node, "ipamd", f"unix://{ipamd_socket}", [
+        sys.executable, "-m", "kubeplane.network.ipam", "--vpc", paths.name,
+        "--vpc-state-root", str(paths.vpc_state), "--instance-id", node.instanceId,
+        "--state-dir", str(node_paths.ipamd), "--instance-type", options.instance_type,
+        "--pod-route", SERVICE_ROUTE])
+    await process.wait_ready(ipamd, _ipamd_answers(ipamd_socket), paths.logfile(ipamd.component), options.timeout)
+    install_plugin(containerd.paths.cni_bin_dir)
+    write_conflist(containerd.paths.cni_conf_dir, ipamd_socket, network_name(paths.name))
+    progress(f"{node.name}: ipamd ready (pid {ipamd.pid}), VPC CNI installed")
+
+    kubeconfig = _write_kubelet_kubeconfig(paths, record, node)
+    region = node.zone[:-1]
+    _start_process(paths, record, node, "kubelet", "", [
+        sys.executable, "-m", "kubeplane.cli", "kubelet", f"--kubeconfig={kubeconfig}",
+        f"--hostname-override={node.name}", f"--node-ip={node.ip}",
+        f"--container-runtime-endpoint=unix://{containerd.socket}", f"--root-dir={node_paths.kubelet_root}",
+        f"--max-pods={max_pods(options.instance_type)}", f"--instance-type={options.instance_type}",
+        f"--zone={node.zone}", f"--region={region}", f"--cluster-dns={CLUSTER_DNS}",
+        f"--cluster-domain={CLUSTER_DOMAIN}", f"--cgroup-root={node_paths.cgroup_root}",
+        # The instance has no resolver of its own to hand to dnsPolicy=Default pods.
+        "--resolv-conf="])
+    metrics_port = _free_port(paths, record)
+    _start_process(paths, record, node, "proxy", f"http://127.0.0.1:{metrics_port}", [
+        sys.executable, "-m", "kubeplane.cli", "proxy", f"--kubeconfig={paths.component_kubeconfig('kube-proxy')}",
+        f"--hostname-override={node.name}", f"--netns={netns_path}", f"--cluster-cidr={vpc_cidr}",
+        f"--metrics-bind-address=127.0.0.1:{metrics_port}"], ports={"metrics": metrics_port})
+    progress(f"{node.name}: kubelet and kube-proxy started ({node.zone}, {node.ip})")
+
+
+def _start_process(paths: ClusterPaths, record: ClusterRecord, node: NodeRecord, kind: ComponentKind, endpoint: str,
+                   argv: list[str], ports: dict[str, int] | None = None) -> process.ProcessRecord:
+    name = NodePaths(paths, node.index).component(kind)
+    started = process.start(name, argv, paths.logs, paths.run)
+    _add(paths, record, ComponentRecord(name, kind, endpoint, ports or {}, started.pid, node.name))
+    return started
+
+
+def _free_port(paths: ClusterPaths, record: ClusterRecord) -> int:
+    taken = {port for component in record.components for port in component.ports.values()}
+    while (port := etcd.free_port()) in taken:
+        pass
+    return port
+
+
+async def _ipamd_answers(socket: Path) -> None:
+    from kubeplane.network.ipam import protocol
+
+    while True:
+        with contextlib.suppress(protocol.IpamdError):
+            await asyncio.to_thread(protocol.call, socket, {"command": "STATUS"}, 5.0)
+            return
+        await asyncio.sleep(0.05)
+
+
+# -- Node readiness through the API ---------------------------------------------------------------
+
+
+async def node_readiness(paths: ClusterPaths, record: ClusterRecord) -> dict[str, bool]:
+    """Node name -> its Ready condition is True, for every Node the API server knows."""
+    pki = paths.pki
+    tls = process.ClientTLS(pki.ca_cert, pki.admin_cert, pki.admin_key)
+    try:
+        status, body = await process.https_get(f"{record.server}/api/v1/nodes", tls, timeout=5.0)
+    except (OSError, TimeoutError):
+        return {}
+    if status != 200:
+        return {}
+    ready = {}
+    for item in json.loads(body).get("items", []):
+        conditions = (item.get("status") or {}).get("conditions") or []
+        ready[item["metadata"]["name"]] = any(c.get("type") == "Ready" and c.get("status") == "True"
+                                              for c in conditions)
+    return ready
+
+
+async def wait_nodes_ready(paths: ClusterPaths, record: ClusterRecord, timeout: float, progress: Progress) -> None:
+    started = time.monotonic()
+    waiting = {node.name for node in record.workerNodes}
+    while waiting:
+        ready = await node_readiness(paths, record)
+        for name in sorted(waiting):
+            if ready.get(name):
+                waiting.discard(name)
+                progress(f"node {name} Ready after {time.monotonic() - started:.1f}s")
+        if not waiting:
+            return
+        _check_node_processes(paths, record)
+        if time.monotonic() - started > timeout:
+            raise NodeStartError(f"nodes not Ready after {timeout:.0f}s: {', '.join(sorted(waiting))} "
+                                 f"(see {paths.logs}/kubelet-*.log)")
+        await asyncio.sleep(0.25)
+
+
+def _check_node_processes(paths: ClusterPaths, record: ClusterRecord) -> None:
+    """Fail at once, with its log, if a node process died while we wait for Ready."""
+    for component in record.components:
+        if component.node and not process.is_running(paths.pidfile_of(component)):
+            log = paths.logfile(component.name)
+            raise process.ReadinessError(component.name, "exited during start-up", log)
