@@ -327,3 +327,17 @@ def write_section(path: Path, section: str, body: str, header: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(updated)
     os.replace(tmp, path)
+
+
+# Where every bench writes its section, and the page's preamble when the file is new.
+RESULTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+RESULTS_HEADER = """# Benchmarks
+
+Numbers measured by the scripts in `bench/` (see bench/README.md). Every figure sits beside a
+floor measured in the same run on the same machine (for the API server: raw etcd through the
+aetcd client), so ratios carry over between machines better than absolute numbers do.
+
+Run one with `.venv/bin/python bench/<name>.py` (full) or `--quick` (a ~1 minute smoke run); each
+script replaces only its own section below and records the machine it ran on.
+"""
+

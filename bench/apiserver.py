@@ -37,6 +37,8 @@ from kubeplane.storage.etcd3.etcd_kv import EtcdKV
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # bench/ is not a package: its directory goes on the path before the shared helpers are imported.
 from _harness import (
+    RESULTS,
+    RESULTS_HEADER,
     APIServerEndpoint,
     BenchRun,
     Measurement,
@@ -49,16 +51,6 @@ from _harness import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "docs" / "benchmarks.md"
-RESULTS_HEADER = """# Benchmarks
-
-Numbers measured by the scripts in `bench/` (see bench/README.md). Every figure sits beside a
-floor measured in the same run on the same machine (for the API server: raw etcd through the
-aetcd client), so ratios carry over between machines better than absolute numbers do.
-
-Run one with `.venv/bin/python bench/<name>.py` (full) or `--quick` (a ~1 minute smoke run); each
-script replaces only its own section below and records the machine it ran on.
-"""
 ETCD_PREFIX = "/registry"
 MEMORY_PREFIX = "/bench-memory"
 FLOOR_PREFIX = "/bench-floor/pods/"

@@ -295,3 +295,20 @@ def test_deleting_crd_removes_objects_and_resource(apiserver: Any, crd: dict[str
     listed = _wait(lambda: (lambda r: r[1] if r[0] == 200 else None)(
         apiserver.request("GET", f"/apis/{group}/v1/widgets")))
     assert listed["items"] == []
+
+
+def test_updates_of_custom_objects_track_field_managers(apiserver: Any, crd: dict[str, Any],
+                                                        namespace: str) -> None:
+    group = crd["spec"]["group"]
+    path = f"/apis/{group}/v1/namespaces/{namespace}/widgets"
+    widget = _widget("owned")
+    widget["apiVersion"] = f"{group}/v1"
+    status, _, _ = apiserver.request("POST", f"{path}?fieldManager=creator", widget)
+    assert status == 201
+    status, patched, _ = apiserver.request("PATCH", f"{path}/owned?fieldManager=resizer", {"spec": {"size": 7}},
+                                           content_type="application/merge-patch+json")
+    assert status == 200, patched
+    managers = {entry["manager"]: entry for entry in patched["metadata"]["managedFields"]}
+    assert managers["creator"]["operation"] == "Update"
+    assert "f:size" in managers["resizer"]["fieldsV1"]["f:spec"]
+    assert "f:size" not in managers["creator"]["fieldsV1"].get("f:spec", {})  # moved to the resizer

@@ -63,6 +63,10 @@ class CustomResourceHandler(ResourceHandler):
                                      f"include: {_CUSTOM_PATCH_TYPES}")
         return await super().patch(ctx, name, patch_type, body, rep, query, strategy)
 
+    def apply_schema(self) -> JSON | None:
+        # Server-side apply reads list and map types (x-kubernetes-list-type, ...) from the CRD.
+        return self.pruning
+
     # -- scale subresource --------------------------------------------------------------------------
     def _scale_paths(self) -> tuple[str, str, str]:
         scale = self.scale or {}

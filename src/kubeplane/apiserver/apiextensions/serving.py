@@ -241,6 +241,8 @@ class CustomResourceServing:
         status = StatusStrategy(strategy) if "status" in subresources else None
         handler = CustomResourceHandler(info, store, self.schemas, schema, status, subresources.get("scale"),
                                         served.crd["metadata"]["name"])
+        # Updates track field ownership (managedFields) against the CRD's schema, as for built-ins.
+        store.schema_node = handler.pruning
         key = (info.group, info.version, info.resource)
         served.handlers[key] = handler
         self.handlers[key] = handler

@@ -24,7 +24,10 @@ from kubeplane.apiserver.registry.context import (
 from kubeplane.apiserver.registry.store import DeleteOptions, Store
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.catalog import ResourceInfo
-from kubeplane.machinery import errors, fields, printers, validation
+from kubeplane.machinery import errors, fields, managedfields, printers, validation
+from kubeplane.machinery.apply import ApplyConflict, ApplyRequest
+from kubeplane.machinery.apply import apply as server_apply
+from kubeplane.machinery.errors import Cause
 from kubeplane.machinery.objects import clone
 from kubeplane.machinery.patch import json_patch, merge_patch, strategic
 from kubeplane.machinery.pruning import prune_unknown_fields
@@ -171,9 +174,10 @@ class ResourceHandler:
     async def patch(self, ctx: RequestContext, name: str, patch_type: str, body: Any, rep: Representation,
                     query: Mapping[str, str], strategy: Strategy | None = None) -> Response:
         if patch_type == PATCH_APPLY:
-            raise errors.StatusError(415, "UnsupportedMediaType",
-                                     "server-side apply is not supported by this server yet; "
-                                     "use client-side `kubectl apply`")
+            return await self.server_side_apply(ctx, name, body, rep, query, strategy)
+        if "force" in query:
+            raise errors.invalid("meta.k8s.io", "PatchOptions", "", [Cause(
+                "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch", "force")])
         if patch_type == PATCH_JSON:
             if not isinstance(body, list):
                 raise errors.bad_request("json patch must be a list of operations")
@@ -197,6 +201,75 @@ class ResourceHandler:
 
         result, _ = await self.store.update(ctx, name, produce, strategy)
         return Response(200, self.shape_one(result, rep, query), ctx.warnings)
+
+    # -- server-side apply -------------------------------------------------------------------------
+    def apply_schema(self) -> JSON | None:
+        """The schema apply computes field sets with (a CRD handler returns its own)."""
+        return self.schema
+
+    def _apply_request(self, ctx: RequestContext, query: Mapping[str, str], strategy: Strategy) -> ApplyRequest:
+        manager = query.get("fieldManager", "")
+        causes = [] if manager else [Cause("FieldValueRequired", "Required value: is required for apply patch",
+                                           "fieldManager")]
+        causes.extend(managedfields.field_manager_errors(manager))
+        if causes:
+            raise errors.invalid("meta.k8s.io", "PatchOptions", "", causes)
+        subresource = ctx.subresource if ctx.subresource in ("status", "scale") else ""
+        reset = managedfields.default_reset_paths(self.info.resource, subresource, strategy.has_status_subresource)
+        return ApplyRequest(manager=manager, api_version=self.info.group_version,
+                            force=bool(_flag(query, "force")), subresource=subresource, reset_paths=reset)
+
+    def _check_apply_config(self, ctx: RequestContext, config: Any) -> JSON:
+        """Upstream's checks of an apply body, then pruning per fieldValidation (never defaulting:
+        the applier owns what it sent, not what the server fills in)."""
+        if not isinstance(config, dict):
+            raise errors.bad_request("error decoding YAML: the apply configuration must be an object")
+        meta = config.get("metadata", {})
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if meta.get("managedFields") is not None:
+            raise errors.bad_request("metadata.managedFields must be nil")
+        got_gv = config.get("apiVersion") or ""
+        if got_gv != self.info.group_version:
+            raise errors.bad_request("Incorrect version specified in apply patch. Specified patch version: "
+                                     f"{got_gv}, expected: {self.info.group_version}")
+        got_kind = config.get("kind")
+        if got_kind != self.info.kind:
+            raise errors.bad_request(f"the kind in the data ({got_kind or ''}) does not match the expected kind "
+                                     f"({self.info.kind})")
+        self._check_fields(ctx, config)
+        return config
+
+    async def server_side_apply(self, ctx: RequestContext, name: str, body: Any, rep: Representation,
+                                query: Mapping[str, str], strategy: Strategy | None = None) -> Response:
+        node = self.apply_schema()
+        if node is None:
+            raise errors.unsupported_media_type(PATCH_APPLY)
+        endpoint_strategy = strategy or self.store.strategy
+        request = self._apply_request(ctx, query, endpoint_strategy)
+        config = self._check_apply_config(ctx, body)
+        if strategy is None:
+            # Apply creates what does not exist yet (upstream forceAllowCreate for apply patches).
+            endpoint_strategy = copy.copy(endpoint_strategy)
+            endpoint_strategy.allow_create_on_update = True
+
+        async def produce(current: JSON | None) -> JSON:
+            if current is None and strategy is not None:
+                raise errors.not_found(self.info.group, self.info.resource, name)
+            try:
+                result = server_apply(self.schemas, node, current, clone(config), request)
+            except ApplyConflict as conflict:
+                raise conflict.to_status() from None
+            result_name = (result.get("metadata") or {}).get("name", "")
+            if result_name != name:
+                raise errors.bad_request(f"the name of the object ({result_name}) does not match the name on "
+                                         f"the URL ({name})")
+            self.store.strategy.default(result)
+            return result
+
+        with managedfields.tracked_by_apply():
+            result, created = await self.store.update(ctx, name, produce, endpoint_strategy)
+        return Response(201 if created else 200, self.shape_one(result, rep, query), ctx.warnings)
 
     async def delete(self, ctx: RequestContext, name: str, body: Any, query: Mapping[str, str],
                      rep: Representation) -> Response:
@@ -234,6 +307,15 @@ class ResourceHandler:
         return Response(200, {"kind": self.info.list_kind, "apiVersion": self.info.group_version,
                               "metadata": {"resourceVersion": str(result.resource_version)}, "items": items},
                         ctx.warnings)
+
+
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    value = query.get(name, "")
+    if value in ("", "false", "0", "False"):
+        return False
+    if value in ("true", "1", "True"):
+        return True
+    raise errors.bad_request(f'invalid value for {name}: "{value}"')
 
 
 def partial_metadata(obj: JSON, version: str = "v1") -> JSON:

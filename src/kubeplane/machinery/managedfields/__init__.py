@@ -1,6 +1,7 @@
 """Field management (``metadata.managedFields``) with structured-merge-diff semantics.
 
-- ``update_managed_fields``: ownership for create / update / patch (operation "Update").
+- ``update_managed_fields``: ownership for create / update / patch (operation "Update");
+  ``tracked_by_apply`` marks a write whose entries server-side apply (``machinery.apply``) made.
 - ``field_set`` and ``FieldSet``: the set algebra server-side apply builds on.
 - entry helpers: manager names from ``?fieldManager`` / User-Agent, validation, reset detection.
 """
@@ -24,7 +25,11 @@ from kubeplane.machinery.managedfields.entries import (
 )
 from kubeplane.machinery.managedfields.fieldset import FieldSet, FieldsV1Error
 from kubeplane.machinery.managedfields.shapes import shape_of
-from kubeplane.machinery.managedfields.update import default_reset_paths, update_managed_fields
+from kubeplane.machinery.managedfields.update import (
+    default_reset_paths,
+    tracked_by_apply,
+    update_managed_fields,
+)
 from kubeplane.machinery.managedfields.walk import Comparison, ShapeMismatch, compare
 from kubeplane.machinery.managedfields.walk import field_set as _field_set_of_shape
 from kubeplane.machinery.schema import Schemas
@@ -59,5 +64,6 @@ __all__ = [
     "managed_fields_errors",
     "manager_from_user_agent",
     "request_manager",
+    "tracked_by_apply",
     "update_managed_fields",
 ]

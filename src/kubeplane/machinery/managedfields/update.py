@@ -17,7 +17,9 @@ The chain upstream's FieldManager runs for an update, in order:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from kubeplane.machinery.managedfields.entries import (
@@ -41,7 +43,7 @@ JSON = dict[str, Any]
 log = logging.getLogger(__name__)
 
 # Never owned by anyone (upstream stripMetaManager); "metadata" itself so that f:metadata has no ".".
-_STRIPPED = FieldSet.from_paths([
+STRIPPED = FieldSet.from_paths([
     ("apiVersion",), ("kind",), ("metadata",), ("metadata", "name"), ("metadata", "namespace"),
     ("metadata", "creationTimestamp"), ("metadata", "selfLink"), ("metadata", "uid"),
     ("metadata", "clusterName"), ("metadata", "generation"), ("metadata", "managedFields"),
@@ -49,6 +51,22 @@ _STRIPPED = FieldSet.from_paths([
 ])
 
 ResetPaths = Iterable[Sequence[str]]
+
+# Set while a server-side apply writes: the apply engine has already computed the object's
+# managedFields (Apply semantics), so the Update bookkeeping the store runs on every write must
+# leave them alone. A context variable follows the request's task without threading a flag
+# through the generic store.
+_APPLY_IN_PROGRESS: ContextVar[bool] = ContextVar("kubeplane_apply_in_progress", default=False)
+
+
+@contextmanager
+def tracked_by_apply() -> Iterator[None]:
+    """Within this block (one request's task), ``update_managed_fields`` keeps what apply wrote."""
+    token = _APPLY_IN_PROGRESS.set(True)
+    try:
+        yield
+    finally:
+        _APPLY_IN_PROGRESS.reset(token)
 
 
 def default_reset_paths(resource: str, subresource: str, has_status: bool) -> list[tuple[str, ...]]:
@@ -120,6 +138,8 @@ def update_managed_fields(
     ``reset_paths`` are the resource's reset fields for this endpoint (see default_reset_paths).
     Never raises for bad input: like upstream's UpdateNoErrors it keeps the live entries instead.
     """
+    if _APPLY_IN_PROGRESS.get():
+        return
     meta = new.setdefault("metadata", {})
     sent = meta.pop("managedFields", None)
     live = (old or {}).get("metadata", {}).get("managedFields")
@@ -136,7 +156,7 @@ def update_managed_fields(
             meta["managedFields"] = live
         return
     entries = _take_from_others(prior, changes)
-    owned_now = changes.modified.union(changes.added).difference(_STRIPPED)
+    owned_now = changes.modified.union(changes.added).difference(STRIPPED)
     if not owned_now.empty():
         entries = _record(entries, owned_now, manager, api_version, subresource, now or format_time())
     entries = sort_entries(cap_update_entries(entries))

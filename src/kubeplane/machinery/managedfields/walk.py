@@ -64,6 +64,11 @@ def _element(shape: Shape, item: Any) -> str:
     return value_element(item)
 
 
+def list_element(shape: Shape, item: Any) -> str:
+    """The path element of an associative or set list's element (``k:{...}`` / ``v:...``)."""
+    return _element(shape, item)
+
+
 def _index(shape: Shape, items: list[Any]) -> dict[str, Any]:
     """List elements by path element; a repeated element keeps its first occurrence, as upstream."""
     out: dict[str, Any] = {}
