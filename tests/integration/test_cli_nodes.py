@@ -22,6 +22,8 @@ import pytest
 
 from kubeplane.cli.demo import find_kubectl
 
+CLUSTER_DNS = "198.19.0.10"  # the kube-dns Service every kubelet hands to pods
+
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(shutil.which("etcd") is None or shutil.which("containerd") is None,
@@ -134,6 +136,15 @@ def _wget(netns: str, url: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _resolve(netns: str, name: str, tcp: bool) -> str | None:
+    """The A record of ``name`` asked of the cluster DNS Service from inside ``netns``."""
+    query = ("import dns.message, dns.query, sys; q = dns.message.make_query(sys.argv[1], 'A'); "
+             f"r = dns.query.{'tcp' if tcp else 'udp'}(q, '{CLUSTER_DNS}', timeout=2); "
+             "print(r.answer[0][0].address if r.answer else '')")
+    done = _run_in_netns(netns, sys.executable, "-c", query, name)
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 def _wait(what: str, probe: Any, timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -227,6 +238,13 @@ def test_deployment_runs_one_pod_per_node_and_serves_through_its_service(cluster
     pid = asyncio.run(_sandbox_pid(socket, by_node[node_a]["metadata"]["uid"]))
     page = _wget(f"/proc/{pid}/ns/net", f"http://{by_node[node_b]['status']['podIP']}:8080/")
     assert page == by_node[node_b]["metadata"]["name"]
+
+    # Cluster DNS from inside that pod: kube-dns's ClusterIP (DNAT to the node-hosted servers)
+    # resolves the Service's name to its ClusterIP, over UDP and TCP.
+    for tcp in (False, True):
+        answer = _wait("the Service name resolves", lambda tcp=tcp: _resolve(
+            f"/proc/{pid}/ns/net", "web.spread.svc.cluster.local", tcp), timeout=30)
+        assert answer == service_ip
 
 
 def _index(cluster: Cluster, node_name: str) -> int:

@@ -7,7 +7,9 @@ four processes, each recorded in cluster.json and stopped by its verified PID:
 * ``ipamd`` (aws-vpc-cni's IP address manager), started before the CNI conflist is written, so
   containerd never runs our plugin against a missing daemon;
 * ``kubelet`` with its own client certificate (``system:node:<node>`` in ``system:nodes``);
-* ``proxy`` (kube-proxy) as ``system:kube-proxy``, programming iptables in the instance's netns.
+* ``proxy`` (kube-proxy) as ``system:kube-proxy``, programming iptables in the instance's netns;
+
+and the first two nodes also run the cluster DNS (``cluster_dns``).
 
 Everything a node leaves on the machine carries the cluster's name: the VPC (and so every netns,
 ``kp-<cluster>-...``), the cgroup parent ``/kp-<cluster>/<index>`` and the node directory
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeplane.cli import kubeconfig_file
+from kubeplane.cli.cluster_dns import start_cluster_dns
 from kubeplane.cli.state import (
     ClusterPaths,
     ClusterRecord,
@@ -151,6 +154,7 @@ async def start_nodes(paths: ClusterPaths, record: ClusterRecord, options: NodeO
     except (VpcError, ImageImportError, CRIError, UnknownInstanceType, ValueError) as err:
         raise NodeStartError(str(err)) from err
     await wait_nodes_ready(paths, record, options.timeout, progress)
+    await start_cluster_dns(paths, record, CLUSTER_DNS, progress)
 
 
 def _launch_instance(paths: ClusterPaths, vpcs: Any, index: int) -> NodeRecord:

@@ -22,7 +22,7 @@ from kubeplane.component.pki import ClusterPKI
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 ComponentKind = Literal["etcd", "apiserver", "controller-manager", "scheduler",
-                        "containerd", "ipamd", "kubelet", "proxy"]
+                        "containerd", "ipamd", "kubelet", "proxy", "dns"]
 
 
 def kubeplane_home() -> Path:

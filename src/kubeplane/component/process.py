@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -176,24 +177,38 @@ class ClientTLS:
         return context
 
 
-async def https_get(url: str, tls: ClientTLS, timeout: float = 2.0) -> tuple[int, str]:
-    """(status, body) of one GET over TLS with the cluster CA and the client certificate."""
-    connector = aiohttp.TCPConnector(ssl=tls.ssl_context())
+async def http_request(method: str, url: str, tls: ClientTLS | None = None, body: Any = None,
+                       timeout: float = 2.0) -> tuple[int, str]:
+    """(status, body) of one request; over TLS with the cluster CA and a client certificate when
+    ``tls`` is given, plain HTTP otherwise (components' local health ports)."""
+    connector = aiohttp.TCPConnector(ssl=tls.ssl_context() if tls is not None else False)
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     async with (aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session,
-                session.get(url) as response):
+                session.request(method, url, json=body) as response):
         return response.status, await response.text()
 
 
-async def wait_https_ready(url: str, tls: ClientTLS, timeout: float) -> None:
+async def https_get(url: str, tls: ClientTLS, timeout: float = 2.0) -> tuple[int, str]:
+    return await http_request("GET", url, tls, timeout=timeout)
+
+
+async def https_post(url: str, tls: ClientTLS, body: Any, timeout: float = 10.0) -> tuple[int, str]:
+    return await http_request("POST", url, tls, body, timeout)
+
+
+async def wait_http_ready(url: str, timeout: float, tls: ClientTLS | None = None) -> None:
     """Poll url until it answers 200; raise TimeoutError after timeout seconds."""
     async with asyncio.timeout(timeout):
         while True:
             with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
-                status, _ = await https_get(url, tls)
+                status, _ = await http_request("GET", url, tls)
                 if status == 200:
                     return
             await asyncio.sleep(_POLL_INTERVAL * 2)
+
+
+async def wait_https_ready(url: str, tls: ClientTLS, timeout: float) -> None:
+    await wait_http_ready(url, timeout, tls)
 
 
 async def _until_exit(record: ProcessRecord) -> None:
