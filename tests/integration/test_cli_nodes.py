@@ -246,6 +246,20 @@ def test_deployment_runs_one_pod_per_node_and_serves_through_its_service(cluster
             f"/proc/{pid}/ns/net", "web.spread.svc.cluster.local", tcp), timeout=30)
         assert answer == service_ip
 
+    # kubectl exec through the API server to node B's kubelet and its containerd.
+    name_b = by_node[node_b]["metadata"]["name"]
+    assert cluster.kubectl("exec", "-n", "spread", name_b, "--", "hostname").strip() == name_b
+
+    # NetworkPolicy, enforced by node B's agent: default-deny ingress in the namespace cuts pod A
+    # off from pod B; deleting the policy lets it through again.
+    deny = ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: spread}\n"
+            "spec: {podSelector: {}, policyTypes: [Ingress]}\n")
+    target = f"http://{by_node[node_b]['status']['podIP']}:8080/"
+    cluster.kubectl("apply", "-f", "-", stdin=deny)
+    _wait("the policy blocks pod A -> pod B", lambda: _wget(f"/proc/{pid}/ns/net", target) is None, timeout=30)
+    cluster.kubectl("delete", "networkpolicy", "deny", "-n", "spread")
+    _wait("pod A reaches pod B again", lambda: _wget(f"/proc/{pid}/ns/net", target), timeout=30)
+
 
 def _index(cluster: Cluster, node_name: str) -> int:
     index: int = next(n["index"] for n in cluster.summary["nodes"] if n["name"] == node_name)

@@ -12,13 +12,14 @@ import asyncio
 import ipaddress
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
 from kubeplane.apiserver.admission import AdmissionConfig, AdmissionConfigError, enabled_plugins
 from kubeplane.apiserver.apiextensions.serving import CustomResourceServing
+from kubeplane.apiserver.audit import AuditOptions
 from kubeplane.apiserver.authn import AuthenticationOptions, RegistryObjects, build_authentication
 from kubeplane.apiserver.authz import (
     EscalationGuard,
@@ -32,6 +33,7 @@ from kubeplane.apiserver.authz import (
 )
 from kubeplane.apiserver.authz.live import LiveRBACSource
 from kubeplane.apiserver.bootstrap import bootstrap
+from kubeplane.apiserver.endpoints.proxy import KubeletClientConfig, KubeletProxy
 from kubeplane.apiserver.registry.registry import Registry, RegistryConfig
 from kubeplane.apiserver.server import APIServer, HealthChecks, server_ssl_context
 from kubeplane.catalog import DEFAULT_VERSION, Catalog, ResourceInfo
@@ -39,6 +41,7 @@ from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
 from kubeplane.machinery import fields
 from kubeplane.storage.cacher.cacher import Cacher
+from kubeplane.storage.encryption import EncryptingKV, EncryptionConfig, EncryptionConfigError
 from kubeplane.storage.etcd3 import Etcd3Storage
 
 log = logging.getLogger("kubeplane.apiserver")
@@ -65,6 +68,10 @@ class Options:
     # Admission plugins in effect (upstream's defaults +enable -disable) and their config file.
     admission_plugins: tuple[str, ...] = ()
     admission_control_config_file: str = ""
+    # Audit logging (--audit-*) and encryption at rest (--encryption-provider-config).
+    audit: AuditOptions | None = None
+    encryption_provider_config: str = ""
+    kubelet: KubeletClientConfig = field(default_factory=KubeletClientConfig)
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -91,15 +98,41 @@ def parse_args(argv: list[str]) -> Options:
                    help="admission plugins to disable, default-on ones included (comma-separated)")
     p.add_argument("--admission-control-config-file", default="",
                    help="AdmissionConfiguration file with per-plugin configuration")
+    p.add_argument("--kubelet-client-certificate", default="",
+                   help="client certificate the API server presents to kubelets (logs, exec, port-forward)")
+    p.add_argument("--kubelet-client-key", default="")
+    p.add_argument("--kubelet-certificate-authority", default="",
+                   help="CA to verify kubelet serving certificates with (default: not verified, as upstream)")
+    p.add_argument("--kubelet-address", default="127.0.0.1",
+                   help="where kubelets are dialled (at each Node's daemonEndpoints port); ours: kubelets of "
+                        "the simulation serve on the host's loopback")
     AuthenticationOptions.add_flags(p)
+    AuditOptions.add_flags(p)
+    p.add_argument("--encryption-provider-config", default="",
+                   help="EncryptionConfiguration: how resources (e.g. secrets) are encrypted in etcd")
     values = vars(p.parse_args(argv))
+    audit = AuditOptions.take(values)
+    for problem in audit.validate():
+        p.error(problem)
+    if values["encryption_provider_config"]:
+        try:
+            EncryptionConfig.load(values["encryption_provider_config"])
+        except EncryptionConfigError as exc:
+            p.error(f"--encryption-provider-config: {exc}")
+    kubelet = KubeletClientConfig(address=values.pop("kubelet_address"),
+                                  client_certificate=values.pop("kubelet_client_certificate"),
+                                  client_key=values.pop("kubelet_client_key"),
+                                  certificate_authority=values.pop("kubelet_certificate_authority"))
+    if bool(kubelet.client_certificate) != bool(kubelet.client_key):
+        p.error("--kubelet-client-certificate and --kubelet-client-key go together")
     authentication = AuthenticationOptions.take(values)  # first: it removes its flags from values
     enable, disable = values.pop("enable_admission_plugins"), values.pop("disable_admission_plugins")
     try:
         admission_plugins = tuple(enabled_plugins(enable.split(","), disable.split(",")))
     except AdmissionConfigError as exc:
         p.error(str(exc))
-    opts = Options(**values, authentication=authentication, admission_plugins=admission_plugins)
+    opts = Options(**values, authentication=authentication, admission_plugins=admission_plugins, kubelet=kubelet)
+    opts.audit = audit
     try:
         ipaddress.ip_network(opts.service_cluster_ip_range)
     except ValueError:
@@ -136,11 +169,18 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
     catalog = Catalog.for_version(opts.kubernetes_version)
     etcd_url = opts.etcd_servers.split(",")[0]
     raw = Etcd3Storage(etcd_url)
+    # Encryption at rest: values pass through the configured providers between the store and etcd.
+    encryption = EncryptingKV(raw.kv, EncryptionConfig.load(opts.encryption_provider_config)) \
+        if opts.encryption_provider_config else None
+    if encryption is not None:
+        raw.kv = encryption
     cachers: list[Cacher] = []
 
     def storage_for(prefix: str, info: ResourceInfo | None) -> Cacher:
         # Cached objects keep only what the resource's selectors read beside their encoded bytes.
         projection = fields.selectable_projection(info.group, info.resource) if info else None
+        if encryption is not None and info is not None:
+            encryption.register(prefix, info.group, info.resource)
         cacher = Cacher(raw, prefix, capacity=opts.watch_cache_size, bookmark_interval=opts.bookmark_interval,
                         projection=projection)
         cachers.append(cacher)
@@ -166,6 +206,9 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
     advertise = f"{opts.advertise_address}:{opts.secure_port}"
     authentication = build_authentication(opts.authentication, RegistryObjects(registry), catalog.minor, advertise)
     server = APIServer(catalog, registry, health, advertise, authorizer=authorizer, authentication=authentication)
+    server.audit = (opts.audit or AuditOptions()).build()
+    server.audit.start()
+    server.kubelets = KubeletProxy(opts.kubelet, registry.core("nodes"))
     cert, key = _serving_files(opts)
     ssl_context = server_ssl_context(cert, key, opts.client_ca_file or None)
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
@@ -196,11 +239,13 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
         if server.custom_resources is not None:
             await server.custom_resources.stop()
         await authentication.close()
+        await server.kubelets.close()
         # Closing the caches ends every open watch stream, so the runner does not wait on clients
         # that went away without closing their connection.
         for cacher in cachers:
             await cacher.close()
         await runner.cleanup()
+        await server.audit.stop()  # after the last request: writes the events still buffered
         await compactor.stop()
         await raw.close()
 

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
+from kubeplane.apiserver import audit as auditing
 from kubeplane.apiserver import discovery, openapi
 from kubeplane.apiserver.apiextensions import discovery as custom_discovery
 from kubeplane.apiserver.apiextensions.handler import CustomResourceHandler
@@ -29,7 +30,7 @@ from kubeplane.apiserver.authz import (
     UnionAuthorizer,
     UserInfo,
 )
-from kubeplane.apiserver.endpoints import subresources
+from kubeplane.apiserver.endpoints import proxy, subresources
 from kubeplane.apiserver.endpoints.handlers import PATCH_TYPES, ResourceHandler, Response
 from kubeplane.apiserver.endpoints.options import WriteQuery
 from kubeplane.apiserver.endpoints.reviews import REVIEW_RESOURCES, TOKEN_REVIEW, forbidden_error
@@ -81,6 +82,9 @@ def _status_response(err: errors.StatusError) -> web.Response:
 
 
 class APIServer:
+    # Audit logging; the app sets it from the --audit-* flags. Disabled, it only issues Audit-Ids.
+    audit: auditing.Auditor = auditing.DISABLED
+
     def __init__(self, catalog: Catalog, registry: Registry, health: HealthChecks, advertise: str,
                  require_client_cert: bool = True, authorizer: Authorizer | None = None,
                  authentication: Authentication | None = None) -> None:
@@ -105,6 +109,8 @@ class APIServer:
         self._served_catalog: tuple[int, Catalog] = (-1, catalog)
         # OpenAPI documents with custom resources, rebuilt when the served set changes.
         self._custom_documents: dict[str, tuple[int, openapi.Document]] = {}
+        # Set by the app: carries pods/log, exec, attach and portforward to kubelets.
+        self.kubelets: proxy.KubeletProxy | None = None
 
     def served_catalog(self) -> Catalog:
         """The catalog discovery describes: the built-ins plus the custom resources served now."""
@@ -128,6 +134,7 @@ class APIServer:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES + 1024)
         app.router.add_route("*", "/{tail:.*}", self.handle)
+        app.on_response_prepare.append(auditing.on_response_prepare)
         return app
 
     # -- entry --------------------------------------------------------------------------------------
@@ -135,24 +142,32 @@ class APIServer:
         started = time.perf_counter()
         watch_flag = request.query.get("watch") in ("true", "1")
         info = parse_request_info(request.method, request.path, watch_flag)
+        audit = self.audit.begin(request, info)
         code = 500
+        response: web.StreamResponse | None = None
         try:
             response = await self._dispatch(request, info)
             code = response.status
             return response
         except errors.StatusError as err:
             code = err.code
-            return _status_response(err)
+            response = _status_response(err)
+            return response
         except Exception:  # the last line of defence: log it, answer a Status, keep serving
             log.exception("internal error serving %s %s", request.method, request.path)
+            audit.panic()
             return _status_response(errors.internal("an unexpected error occurred; see the server log"))
         finally:
+            auditing.complete(audit, code, response)
             if info.verb != "watch":
                 LATENCY.labels(info.verb, info.resource).observe(time.perf_counter() - started)
             REQUESTS.labels(info.verb, info.resource, str(code)).inc()
 
     async def _dispatch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         user = await self._authenticate(request)
+        audit = auditing.audit_of(request)
+        if audit is not None:
+            audit.authenticated(user)
         if request.path in HEALTH_PATHS or request.path.startswith(tuple(p + "/" for p in HEALTH_PATHS)):
             return await self._non_resource(request)
         if user is None:  # no credentials and anonymous access is off
@@ -160,6 +175,8 @@ class APIServer:
                 return await self._non_resource(request)
             raise errors.StatusError(401, "Unauthorized", "Unauthorized")
         user = impersonate(Headers.of(request.headers), user, self.authorizer, forbidden_error)
+        if audit is not None:
+            audit.impersonated(user)
         self._authorize(request, info, user)
         if not info.is_resource_request:
             return await self._non_resource(request)
@@ -184,6 +201,9 @@ class APIServer:
             attrs = Attributes(user=user, verb=request.method.lower(), is_resource_request=False,
                                path=request.path)
         decision = self.authorizer.authorize(attrs)
+        audit = auditing.audit_of(request)
+        if audit is not None:
+            audit.authorized(decision)
         if not decision.allowed:
             raise forbidden_error(attrs, decision.reason)
 
@@ -312,7 +332,10 @@ class APIServer:
         if verb in ("create", "update", "patch", "delete", "deletecollection"):
             body = await _read_body(request, self.catalog.minor)
         if info.subresource:
-            result = await self._subresource(request, handler, info, ctx, body, rep)
+            outcome = await self._subresource(request, handler, info, ctx, body, rep)
+            if isinstance(outcome, web.StreamResponse):  # streamed from a kubelet
+                return outcome
+            result = outcome
         elif verb == "get":
             result = await handler.get(ctx, info.name, query, rep)
         elif verb == "list":
@@ -337,7 +360,7 @@ class APIServer:
         return _respond(result, rep)
 
     async def _subresource(self, request: web.Request, handler: ResourceHandler, info: RequestInfo,
-                           ctx: RequestContext, body: Any, rep: Representation) -> Response:
+                           ctx: RequestContext, body: Any, rep: Representation) -> Response | web.StreamResponse:
         sub = info.subresource
         verb = info.verb
         query = request.query
@@ -366,8 +389,10 @@ class APIServer:
             pod = await handler.store.get(ctx, info.name)
             if handler.info.resource == "pods" and not (pod.get("spec") or {}).get("nodeName"):
                 raise errors.bad_request(f'pod {info.name} does not have a host assigned')
+            if handler.info.resource == "pods" and sub in proxy.STREAMING_SUBRESOURCES and self.kubelets is not None:
+                return await self.kubelets.serve(request, ctx, pod, sub)
             raise errors.StatusError(503, "ServiceUnavailable",
-                                     f"{sub} is not available yet: no kubelet streaming server is connected")
+                                     f"{sub} is not available: no kubelet client is configured")
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
     async def _scale(self, request: web.Request, handler: ResourceHandler, info: RequestInfo,
@@ -447,7 +472,11 @@ async def _read_body(request: web.Request, minor: str) -> Any:
     media = request.headers.get("Content-Type")
     if media and media.split(";")[0].strip().lower() in PATCH_TYPES:
         media = "application/yaml" if "yaml" in media else "application/json"
-    return decode_body(media, data, minor)
+    body = decode_body(media, data, minor)
+    audit = auditing.audit_of(request)
+    if audit is not None:
+        audit.request_object(body)
+    return body
 
 
 def _respond(result: Response, rep: Representation) -> web.Response:

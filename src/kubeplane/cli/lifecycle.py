@@ -98,6 +98,8 @@ def _apiserver_argv(paths: ClusterPaths, record: ClusterRecord, server: Componen
         f"--service-account-signing-key-file={pki.sa_key}",
         f"--service-account-key-file={pki.sa_pub}",
         "--enable-bootstrap-token-auth=true",
+        f"--kubelet-client-certificate={pki.component_cert('apiserver-kubelet-client')}",
+        f"--kubelet-client-key={pki.component_key('apiserver-kubelet-client')}",
         # As EKS: kubelets may touch only their own Node and the pods bound to them.
         "--enable-admission-plugins=NodeRestriction",
         f"--service-cluster-ip-range={record.serviceClusterIPRange}",

@@ -52,7 +52,7 @@ def stop_nodes(paths: ClusterPaths, progress: Progress) -> None:
         index = node if isinstance(node, int) else node.index
         node_paths = NodePaths(paths, index)
         label = node.name if isinstance(node, NodeRecord) else f"node {index}"
-        for kind in ("kubelet", "proxy", "dns"):
+        for kind in ("kubelet", "proxy", "network-policy-agent", "dns"):
             if process.stop(paths.pidfile(node_paths.component(kind)), STOP_GRACE_SECONDS):
                 progress(f"{node_paths.component(kind)} stopped ({label})")
         _stop_containerd(node_paths, progress, label)

@@ -1,13 +1,14 @@
 """Worker nodes of a cluster (``kubeplane up --nodes N``); ``node_teardown`` removes them.
 
 A node is an instance in the cluster's VPC (a network namespace, see ``network/vpc``) running
-four processes, each recorded in cluster.json and stopped by its verified PID:
+five processes, each recorded in cluster.json and stopped by its verified PID:
 
 * ``containerd`` started inside the instance's netns, with the base images imported;
 * ``ipamd`` (aws-vpc-cni's IP address manager), started before the CNI conflist is written, so
   containerd never runs our plugin against a missing daemon;
 * ``kubelet`` with its own client certificate (``system:node:<node>`` in ``system:nodes``);
 * ``proxy`` (kube-proxy) as ``system:kube-proxy``, programming iptables in the instance's netns;
+* ``network-policy-agent``, enforcing NetworkPolicy for the node's pods in the same netns;
 
 and the first two nodes also run the cluster DNS (``cluster_dns``).
 
@@ -52,6 +53,8 @@ CLUSTER_DOMAIN = "cluster.local"
 SERVICE_ROUTE = "198.19.0.0/16"
 KUBE_PROXY_USER = "system:kube-proxy"  # bound to system:node-proxier by the bootstrap RBAC policy
 NODES_GROUP = "system:nodes"
+POLICY_AGENT_USER = "system:kubeplane:network-policy-agent"
+POLICY_AGENT_KUBECONFIG = "network-policy-agent"
 STOP_GRACE_SECONDS = 10.0
 NODE_FILE = "node.json"
 
@@ -149,6 +152,7 @@ async def start_nodes(paths: ClusterPaths, record: ClusterRecord, options: NodeO
         record.workerNodes = nodes
         save_record(paths, record)
         _write_proxy_kubeconfig(paths, record)
+        await _grant_policy_agent(paths, record)
         await asyncio.gather(*(_start_node(paths, record, node, images, options, vpc.cidr, progress)
                                for node in nodes))
     except (VpcError, ImageImportError, CRIError, UnknownInstanceType, ValueError) as err:
@@ -179,6 +183,30 @@ def _write_proxy_kubeconfig(paths: ClusterPaths, record: ClusterRecord) -> None:
                         pki.component_key("kube-proxy"))
     kubeconfig_file.write(paths.component_kubeconfig("kube-proxy"), kubeconfig_file.client_kubeconfig(
         paths.name, record.server, pki, pki.component_cert("kube-proxy"), pki.component_key("kube-proxy")))
+
+
+async def _grant_policy_agent(paths: ClusterPaths, record: ClusterRecord) -> None:
+    """The NetworkPolicy agents read policies, pods and namespaces cluster-wide (EKS runs this agent
+    in aws-node with the same permissions), under a certificate of their own."""
+    pki = paths.pki
+    ca = read_certified_key(pki.ca_cert, pki.ca_key)
+    cert, key = pki.component_cert(POLICY_AGENT_KUBECONFIG), pki.component_key(POLICY_AGENT_KUBECONFIG)
+    write_certified_key(issue_client_cert(ca, POLICY_AGENT_USER), cert, key)
+    kubeconfig_file.write(paths.component_kubeconfig(POLICY_AGENT_KUBECONFIG),
+                          kubeconfig_file.client_kubeconfig(paths.name, record.server, pki, cert, key))
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": POLICY_AGENT_USER},
+            "rules": [{"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]},
+                      {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
+                       "verbs": ["get", "list", "watch"]}]}
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": POLICY_AGENT_USER},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": POLICY_AGENT_USER},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": POLICY_AGENT_USER}]}
+    tls = process.ClientTLS(pki.ca_cert, pki.admin_cert, pki.admin_key)
+    for path, obj in (("clusterroles", role), ("clusterrolebindings", binding)):
+        status, body = await process.https_post(f"{record.server}/apis/rbac.authorization.k8s.io/v1/{path}", tls, obj)
+        if status not in (201, 409):  # 409: there from an earlier run of `up`
+            raise NodeStartError(f"granting the NetworkPolicy agent access failed ({status}): {body[:300]}")
 
 
 def _write_kubelet_kubeconfig(paths: ClusterPaths, record: ClusterRecord, node: NodeRecord) -> Path:
@@ -238,6 +266,8 @@ async def _start_node(paths: ClusterPaths, record: ClusterRecord, node: NodeReco
         f"--max-pods={max_pods(options.instance_type)}", f"--instance-type={options.instance_type}",
         f"--zone={node.zone}", f"--region={region}", f"--cluster-dns={CLUSTER_DNS}",
         f"--cluster-domain={CLUSTER_DOMAIN}", f"--cgroup-root={node_paths.cgroup_root}",
+        # Its HTTPS server (logs, exec, port-forward) accepts client certificates of the cluster CA.
+        f"--client-ca-file={paths.pki.ca_cert}", f"--node-netns={node.netns}",
         # The instance has no resolver of its own to hand to dnsPolicy=Default pods.
         "--resolv-conf="])
     metrics_port = _free_port(paths, record)
@@ -245,7 +275,11 @@ async def _start_node(paths: ClusterPaths, record: ClusterRecord, node: NodeReco
         sys.executable, "-m", "kubeplane.cli", "proxy", f"--kubeconfig={paths.component_kubeconfig('kube-proxy')}",
         f"--hostname-override={node.name}", f"--netns={netns_path}", f"--cluster-cidr={vpc_cidr}",
         f"--metrics-bind-address=127.0.0.1:{metrics_port}"], ports={"metrics": metrics_port})
-    progress(f"{node.name}: kubelet and kube-proxy started ({node.zone}, {node.ip})")
+    _start_process(paths, record, node, "network-policy-agent", "", [
+        sys.executable, "-m", "kubeplane.cli", "network-policy-agent",
+        f"--kubeconfig={paths.component_kubeconfig(POLICY_AGENT_KUBECONFIG)}", f"--hostname-override={node.name}",
+        f"--netns={netns_path}"])
+    progress(f"{node.name}: kubelet, kube-proxy and the NetworkPolicy agent started ({node.zone}, {node.ip})")
 
 
 def _start_process(paths: ClusterPaths, record: ClusterRecord, node: NodeRecord, kind: ComponentKind, endpoint: str,

@@ -22,7 +22,8 @@ from kubeplane.component.pki import ClusterPKI
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 ComponentKind = Literal["etcd", "apiserver", "controller-manager", "scheduler",
-                        "containerd", "ipamd", "kubelet", "proxy", "dns"]
+                        "containerd", "ipamd", "kubelet", "proxy", "dns",
+                        "network-policy-agent"]
 
 
 def kubeplane_home() -> Path:

@@ -36,6 +36,7 @@ APISERVER_DNS_NAMES = (
 # The identities upstream's default RBAC policy binds for the control-plane components.
 CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
 SCHEDULER_USER = "system:kube-scheduler"
+APISERVER_KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 ADMIN_COMMON_NAME = "kubernetes-admin"
 ADMIN_ORGANIZATION = "system:masters"
 
@@ -251,8 +252,12 @@ def create_cluster_pki(directory: Path, service_cidr: str) -> ClusterPKI:
     # Upstream's controller manager acts through one service-account token per controller
     # (--use-service-account-credentials), which needs service-account tokens (not built yet); until
     # then it is in system:masters, like a kubeadm controller manager without that flag would need.
-    identities: tuple[tuple[str, str, list[str]], ...] = (("controller-manager", CONTROLLER_MANAGER_USER, [ADMIN_ORGANIZATION]),
-                  ("scheduler", SCHEDULER_USER, []))
+    # The API server's identity towards kubelets (logs, exec, port-forward), as kubeadm's
+    # apiserver-kubelet-client certificate: the kubelets' SubjectAccessReviews allow it.
+    identities: tuple[tuple[str, str, list[str]], ...] = (
+        ("controller-manager", CONTROLLER_MANAGER_USER, [ADMIN_ORGANIZATION]),
+        ("scheduler", SCHEDULER_USER, []),
+        ("apiserver-kubelet-client", APISERVER_KUBELET_CLIENT_USER, [ADMIN_ORGANIZATION]))
     for component, user, groups in identities:
         write_certified_key(issue_client_cert(ca, user, groups), pki.component_cert(component),
                             pki.component_key(component))

@@ -11,10 +11,13 @@ from collections.abc import Awaitable, Callable
 def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[int | None]]) -> int:
     """Run ``main(stop)``; the first SIGTERM or SIGINT sets ``stop`` so it can shut down cleanly.
     Returns its exit code (0 when it returns None)."""
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
     with contextlib.suppress(ImportError):
         import uvloop
 
-        uvloop.install()
+        # Only this runner's loop is uvloop: installing uvloop's policy would also change the
+        # loops other threads create (pyroute2 runs its own per thread and fails under uvloop).
+        loop_factory = uvloop.new_event_loop
 
     async def runner() -> int:
         stop = asyncio.Event()
@@ -23,4 +26,5 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[int | None]]) 
             loop.add_signal_handler(sig, stop.set)
         return await main(stop) or 0
 
-    return asyncio.run(runner())
+    with asyncio.Runner(loop_factory=loop_factory) as run:
+        return run.run(runner())

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import re
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from kubeplane.client import Client, in_cluster_config, load_kubeconfig
 from kubeplane.component import process
@@ -25,6 +27,16 @@ from kubeplane.kubelet.config import KubeletConfig, Taint
 from kubeplane.kubelet.cri import CRIClient
 from kubeplane.kubelet.cri.containerd import ContainerdPaths
 from kubeplane.kubelet.kubelet import COMPONENT, Kubelet
+from kubeplane.kubelet.prober import Dialer
+from kubeplane.kubelet.server import (
+    KubeletServer,
+    ServerDeps,
+    ServingOptions,
+    WebhookAuthorizer,
+    bind_socket,
+    serving_files,
+    ssl_context,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +133,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--node-netns", default="",
                         help="the node's network namespace (a name under /run/netns) that probes and hooks "
                              "connect from (default: the one the runtime endpoint's containerd runs in)")
+    parser.add_argument("--address", default="127.0.0.1", help="the address the kubelet API is served on")
+    parser.add_argument("--port", type=int, default=0,
+                        help="the kubelet API's port (upstream: 10250; 0, the default here, takes a free port, "
+                             "since every simulated kubelet shares the root network namespace)")
+    parser.add_argument("--tls-cert-file", default="", help="serving certificate (default: self-signed in "
+                                                            "<root-dir>/pki)")
+    parser.add_argument("--tls-private-key-file", default="")
+    parser.add_argument("--client-ca-file", default="",
+                        help="CA for client certificates; without it only /healthz is served")
+    parser.add_argument("--authorization-mode", choices=("Webhook", "AlwaysAllow"), default="Webhook")
     parser.add_argument("--log-file", default="")
     return parser.parse_args(argv)
+
+
+def serving_options(opts: argparse.Namespace) -> ServingOptions:
+    return ServingOptions(address=opts.address, port=opts.port, tls_cert_file=opts.tls_cert_file,
+                          tls_private_key_file=opts.tls_private_key_file, client_ca_file=opts.client_ca_file,
+                          authorization_mode=opts.authorization_mode)
 
 
 def build_config(opts: argparse.Namespace) -> KubeletConfig:
@@ -158,21 +186,50 @@ def node_netns(opts: argparse.Namespace) -> str | None:
     return containerd_netns(opts.container_runtime_endpoint)
 
 
-async def run(config: KubeletConfig, stop: asyncio.Event, netns: str | None = None) -> int:
+async def run(config: KubeletConfig, stop: asyncio.Event, netns: str | None = None,
+              serving: ServingOptions | None = None) -> int:
+    """Run the kubelet; with ``serving``, also its HTTPS API (whose port the Node status reports)."""
+    listener = None
+    if serving is not None:
+        listener = bind_socket(serving.address, serving.port)
+        config = dataclasses.replace(config, kubelet_port=listener.getsockname()[1])
     client_config = load_kubeconfig(config.kubeconfig) if config.kubeconfig else in_cluster_config()
     async with Client(client_config, component=COMPONENT) as client, CRIClient(config.runtime_endpoint) as cri:
         kubelet = Kubelet(config, client, cri, node_netns=netns)
-        work = asyncio.get_running_loop().create_task(kubelet.run())
-        stopper = asyncio.get_running_loop().create_task(stop.wait())
-        await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if work.done():
-            work.result()  # raises what stopped it
-            return 1
-        # Pods keep running across a kubelet restart: stopping only ends our watch and workers.
-        work.cancel()
-        await asyncio.gather(work, return_exceptions=True)
-        return 0
+        server = None
+        if serving is not None and listener is not None:
+            server = await start_server(serving, config, kubelet, listener, netns)
+        try:
+            return await _run_until_stopped(kubelet, stop)
+        finally:
+            if server is not None:
+                await server.stop()
+
+
+async def start_server(serving: ServingOptions, config: KubeletConfig, kubelet: Kubelet, listener: socket.socket,
+                       netns: str | None) -> KubeletServer:
+    async def review(body: dict[str, Any]) -> dict[str, Any]:
+        return await kubelet.client.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body=body)
+
+    authorizer = WebhookAuthorizer(config.node_name, review) if serving.authorization_mode == "Webhook" else None
+    cert, key = serving_files(serving, config.root_dir, config.node_name, config.node_ip)
+    server = KubeletServer(ServerDeps(config.node_name, kubelet.cri, Dialer(netns), kubelet.pods.list, authorizer))
+    await server.start(listener, ssl_context(cert, key, serving.client_ca_file))
+    return server
+
+
+async def _run_until_stopped(kubelet: Kubelet, stop: asyncio.Event) -> int:
+    work = asyncio.get_running_loop().create_task(kubelet.run())
+    stopper = asyncio.get_running_loop().create_task(stop.wait())
+    await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if work.done():
+        work.result()  # raises what stopped it
+        return 1
+    # Pods keep running across a kubelet restart: stopping only ends our watch and workers.
+    work.cancel()
+    await asyncio.gather(work, return_exceptions=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_FLAGS
     setup_logging(COMPONENT, opts.log_file or None)
     log.info("probes and hooks connect from network namespace %s", netns or "(the kubelet's own)")
-    return run_until_signalled(lambda stop: run(build_config(opts), stop, netns))
+    return run_until_signalled(lambda stop: run(build_config(opts), stop, netns, serving_options(opts)))
 
 
 if __name__ == "__main__":

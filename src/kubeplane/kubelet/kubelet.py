@@ -48,13 +48,15 @@ RUNTIME_NAME_PREFIX = "containerd://"
 
 class Kubelet:
     def __init__(self, config: KubeletConfig, client: Client, cri: CRIClient, node_netns: str | None = None,
-                 prober: PodProber | None = None) -> None:
+                 prober: PodProber | None = None, machine: MachineInfo | None = None) -> None:
         """``node_netns`` names the node's network namespace (under /run/netns); None probes from
-        the kubelet's own. ``prober`` replaces the ProbeManager (tests)."""
+        the kubelet's own. ``prober`` replaces the ProbeManager (tests). ``cri`` may be any
+        CRIClient, such as hollow nodes' in-process fake; ``machine`` then describes the simulated
+        instance instead of the machine the kubelet runs on."""
         self.config = config
         self.client = client
         self.cri = cri
-        self.machine: MachineInfo = read_machine_info(config.root_dir)
+        self.machine: MachineInfo = machine if machine is not None else read_machine_info(config.root_dir)
         self.recorder = EventRecorder(client, COMPONENT, host=config.node_name)
         self.node: JSON | None = None
         self.kubelet_version = ""

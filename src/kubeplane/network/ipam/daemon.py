@@ -105,7 +105,10 @@ class Ipamd:
         log.info("ipamd stopping")
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
+            with contextlib.suppress(TimeoutError):
+                # uvloop's (and Python 3.12's) wait_closed also waits for open connections: a
+                # plugin that never closes its end must not hold the daemon's shutdown forever.
+                await asyncio.wait_for(self._server.wait_closed(), 5.0)
         if self._maintainer is not None:
             self._maintainer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -41,6 +41,13 @@ LIST_EXPIRED = "The resourceVersion for the provided list is too old."
 MAX_FETCH = 10000
 
 
+def _stale(kv: KeyValue) -> bool:
+    """True when the value was read through an encryption provider or key other than the one that
+    writes now (``storage.encryption``): an unchanged object is still rewritten, which re-encrypts
+    it with the current key, so rotation works by a no-op update as upstream."""
+    return bool(getattr(kv, "stale", False))
+
+
 class KVStorage:
     def __init__(self, kv: KV) -> None:
         self.kv = kv
@@ -83,7 +90,7 @@ class KVStorage:
             data = encode(new)
             if kv is None:
                 result = await self.kv.create(key, data)
-            elif data == kv.value or orjson.loads(data) == orjson.loads(kv.value):
+            elif not _stale(kv) and (data == kv.value or orjson.loads(data) == orjson.loads(kv.value)):
                 return decode(kv.value, kv.mod_revision)
             else:
                 result = await self.kv.put_if(key, data, kv.mod_revision)

@@ -1,0 +1,111 @@
+"""``kubeplane network-policy-agent``: NetworkPolicy enforcement for one node.
+
+``python -m kubeplane.network.policy.app --kubeconfig=... --hostname-override=node-a --netns=/run/netns/node-a``
+
+Like kube-proxy, the process runs where it likes and programs the node's network namespace
+(``--netns``) through ``nsenter``; it refuses to program the host's root namespace. Rules stay in
+place on exit so a restarting agent never opens what policies close; ``--cleanup`` removes them.
+It reads NetworkPolicies, Namespaces and Pods of every namespace (peers live anywhere); it needs
+``list``/``watch`` on those three resources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+
+from kubeplane.client import Client, EventHandlers, SharedInformerFactory, in_cluster_config, load_kubeconfig
+from kubeplane.client.resource import NAMESPACES, PODS, Resource
+from kubeplane.component.flags import parse_duration
+from kubeplane.component.logs import setup_logging
+from kubeplane.component.signals import run_until_signalled
+from kubeplane.network.policy.agent import PolicyAgent, Snapshot
+from kubeplane.network.policy.rules import cleanup_payload
+from kubeplane.proxy.iptables import Iptables, NetnsCommand, in_root_netns
+
+log = logging.getLogger("kubeplane.network.policy")
+
+NETWORK_POLICIES = Resource("networking.k8s.io", "v1", "networkpolicies", kind="NetworkPolicy")
+EXIT_BAD_FLAGS = 2
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="network-policy-agent",
+                                description="kubeplane NetworkPolicy agent (iptables, one node)")
+    p.add_argument("--kubeconfig", default="", help="kubeconfig file (default: in-cluster)")
+    p.add_argument("--hostname-override", default="", help="this node's name (default: the host name)")
+    p.add_argument("--netns", default="", help="path of the node's network namespace to program "
+                   "(default: this process's own, never the host's)")
+    p.add_argument("--min-sync-period", type=parse_duration, default=1.0,
+                   help="at most one sync per this period; changes meanwhile join the next")
+    p.add_argument("--sync-period", type=parse_duration, default=30.0,
+                   help="a full sync (re-reading the tables) at least this often")
+    p.add_argument("--iptables-backend", default="iptables", choices=["iptables", "iptables-nft", "iptables-legacy"],
+                   help="which iptables binaries to run (use the node's kube-proxy's)")
+    p.add_argument("--cleanup", action="store_true", help="remove this agent's rules and exit")
+    p.add_argument("--log-file", default="")
+    return p.parse_args(argv)
+
+
+async def cleanup(iptables: Iptables) -> bool:
+    payload = cleanup_payload(await iptables.save())
+    if payload is None:
+        return False
+    await iptables.restore(payload)
+    return True
+
+
+async def run(opts: argparse.Namespace, stop: asyncio.Event) -> int:
+    iptables = Iptables(NetnsCommand(opts.netns), opts.iptables_backend)
+    if opts.cleanup:
+        log.info("cleanup: %s", "rules removed" if await cleanup(iptables) else "nothing to remove")
+        return 0
+    node_name = (opts.hostname_override or socket.gethostname()).strip().lower()
+    client_config = load_kubeconfig(opts.kubeconfig) if opts.kubeconfig else in_cluster_config()
+    async with Client(client_config, component="network-policy-agent") as client:
+        factory = SharedInformerFactory(client)
+        policies = factory.informer_for(NETWORK_POLICIES)
+        pods = factory.informer_for(PODS)
+        namespaces = factory.informer_for(NAMESPACES)
+        agent = PolicyAgent(iptables, node_name,
+                            lambda: Snapshot(policies.list(), pods.list(), namespaces.list()),
+                            opts.min_sync_period, opts.sync_period)
+        for informer in (policies, pods, namespaces):
+            informer.add_event_handler(EventHandlers(on_add=agent.request_sync, on_update=agent.request_sync,
+                                                     on_delete=agent.request_sync))
+        loop = asyncio.get_running_loop()
+        work = loop.create_task(agent.run(), name="network-policy-agent")
+        factory.start()
+        try:
+            waiting = loop.create_task(factory.wait_for_cache_sync())
+            stopper = loop.create_task(stop.wait())
+            await asyncio.wait({waiting, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if waiting.done():
+                log.info("caches synced; enforcing network policy on node %s", node_name)
+                agent.set_initialized()
+                await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (waiting, stopper, work):
+                task.cancel()
+            await asyncio.gather(waiting, stopper, work, return_exceptions=True)
+            if work.done() and not work.cancelled() and work.exception() is not None:
+                log.error("agent stopped: %r", work.exception())
+                return 1
+        finally:
+            await factory.shutdown()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging("network-policy-agent", opts.log_file or None)
+    if not opts.netns and in_root_netns():
+        log.error("refusing to program the host's root network namespace: pass --netns=<node netns path>")
+        return EXIT_BAD_FLAGS
+    return run_until_signalled(lambda stop: run(opts, stop))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
