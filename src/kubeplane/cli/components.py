@@ -13,6 +13,8 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "controller-manager": ("kubeplane.controllers.app", "run the controller manager (kube-controller-manager flags)"),
     "scheduler": ("kubeplane.scheduler.app", "run the scheduler (kube-scheduler flags)"),
     "kubelet": ("kubeplane.kubelet.app", "run the node agent (kubelet flags)"),
+    "hollow-nodes": ("kubeplane.kubelet.hollow.app",
+                     "run N simulated nodes in one process (the real kubelet over a fake runtime; --count N)"),
     "network-policy-agent": ("kubeplane.network.policy.app",
                              "run the NetworkPolicy agent for one node (iptables; --netns=<node netns path>)"),
     "dns": ("kubeplane.network.dns.app", "run the cluster DNS server (CoreDNS kubernetes-plugin semantics)"),

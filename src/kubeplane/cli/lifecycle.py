@@ -56,16 +56,19 @@ def _distinct_free_ports(count: int) -> list[int]:
 
 def _plan(paths: ClusterPaths, options: UpOptions) -> ClusterRecord:
     """Pick fresh loopback ports for every component (never fixed ones: clusters run side by side)."""
-    client_port, peer_port, *apiserver_ports = _distinct_free_ports(2 + options.apiservers)
+    kinds = [kind for kind in CONTROL_PLANE_CONTROLLERS if kind in options.components]
+    # Two replicas of each leader-elected component, as EKS runs them; only one acts at a time.
+    client_port, peer_port, *ports = _distinct_free_ports(2 + options.apiservers + 2 * len(kinds))
+    apiserver_ports, health_ports = ports[:options.apiservers], ports[options.apiservers:]
     components = [ComponentRecord("etcd-0", "etcd", f"http://127.0.0.1:{client_port}",
                                   {"client": client_port, "peer": peer_port})]
     for index, port in enumerate(apiserver_ports):
         components.append(ComponentRecord(f"apiserver-{index}", "apiserver", f"https://127.0.0.1:{port}",
                                           {"secure": port}))
-    for kind in CONTROL_PLANE_CONTROLLERS:
-        if kind in options.components:
-            # Two replicas, leader-elected, as EKS runs them; only one acts at a time.
-            components += [ComponentRecord(f"{kind}-{i}", kind, "", {}) for i in range(2)]
+    for kind in kinds:
+        for i in range(2):
+            port = health_ports.pop(0)  # /healthz, /readyz and /metrics of the replica
+            components.append(ComponentRecord(f"{kind}-{i}", kind, f"http://127.0.0.1:{port}", {"secure": port}))
     return ClusterRecord(
         name=paths.name,
         kubernetesVersion=options.kubernetes_version,
@@ -152,6 +155,7 @@ async def start_cluster(paths: ClusterPaths, options: UpOptions, progress: Progr
         progress(f"{server.name} ready at {server.endpoint} (pid {server.pid})")
 
     kubeconfig_file.write(paths.kubeconfig, kubeconfig_file.admin_kubeconfig(paths.name, record.server, paths.pki))
+    launched_controllers: list[tuple[ComponentRecord, process.ProcessRecord]] = []
     for kind, module in CONTROL_PLANE_CONTROLLERS.items():
         replicas = record.of_kind(kind)
         if not replicas:
@@ -160,13 +164,20 @@ async def start_cluster(paths: ClusterPaths, options: UpOptions, progress: Progr
         kubeconfig_file.write(kubeconfig, kubeconfig_file.client_kubeconfig(
             paths.name, record.server, paths.pki, paths.pki.component_cert(kind), paths.pki.component_key(kind)))
         for replica in replicas:
-            argv = [sys.executable, "-m", "kubeplane.cli", module, f"--kubeconfig={kubeconfig}"]
+            argv = [sys.executable, "-m", "kubeplane.cli", module, f"--kubeconfig={kubeconfig}",
+                    "--bind-address=127.0.0.1", f"--secure-port={replica.ports['secure']}"]
             if kind == "controller-manager":
                 argv += [f"--root-ca-file={paths.pki.ca_cert}",
                          f"--cluster-signing-cert-file={paths.pki.ca_cert}",
                          f"--cluster-signing-key-file={paths.pki.ca_key}"]
-            _start(paths, record, replica, argv)
-            progress(f"{replica.name} started (pid {replica.pid}; leader-elected)")
+            launched_controllers.append((replica, _start(paths, record, replica, argv)))
+    # Returned only once every replica answers /healthz, so `status` right after `up` is healthy.
+    await asyncio.gather(*(
+        process.wait_ready(proc, process.wait_http_ready(f"{replica.endpoint}/healthz", options.timeout),
+                           paths.logfile(replica.name), options.timeout)
+        for replica, proc in launched_controllers))
+    for replica, _ in launched_controllers:
+        progress(f"{replica.name} healthy at {replica.endpoint} (pid {replica.pid}; leader-elected)")
     if options.nodes:
         await nodes.start_nodes(paths, record, nodes.NodeOptions(options.nodes, options.instance_type,
                                                                  options.timeout), progress)
@@ -209,6 +220,13 @@ async def _apiserver_healthy(server: ComponentRecord, tls: process.ClientTLS) ->
     return False
 
 
+async def _answers_ok(url: str) -> bool:
+    with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+        status, _ = await process.http_request("GET", url)
+        return status == 200
+    return False
+
+
 async def component_health(paths: ClusterPaths, record: ClusterRecord) -> dict[str, bool]:
     """Per component: does etcd report healthy / does the API server answer /readyz with 200 / is
     the kubelet's Node Ready? Other components are healthy while alive."""
@@ -222,7 +240,9 @@ async def component_health(paths: ClusterPaths, record: ClusterRecord) -> dict[s
             return await _apiserver_healthy(component, tls)
         if component.kind == "kubelet":
             return node_ready.get(component.node, False)
-        # Leader-elected components, containerd, ipamd and kube-proxy: alive is healthy.
+        if component.kind in CONTROL_PLANE_CONTROLLERS and component.ports.get("secure"):
+            return await _answers_ok(f"{component.endpoint}/healthz")
+        # containerd, ipamd, kube-proxy and the other node processes: alive is healthy.
         return process.is_running(paths.pidfile_of(component))
 
     results = await asyncio.gather(*(probe(c) for c in record.components))

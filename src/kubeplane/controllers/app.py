@@ -13,9 +13,12 @@ import asyncio
 import logging
 import socket
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from prometheus_client import CollectorRegistry
 
 from kubeplane.client import (
     Client,
@@ -27,13 +30,26 @@ from kubeplane.client import (
     in_cluster_config,
     load_kubeconfig,
 )
+from kubeplane.client.leaselock import LeaderElectionRecord
 from kubeplane.component.flags import parse_bool, parse_duration
+from kubeplane.component.health import (
+    PING,
+    HealthServer,
+    leader_election_check,
+    leader_election_metric,
+    serve_if_enabled,
+)
 from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
 from kubeplane.controllers.controller import ControllerContext
 from kubeplane.controllers.manager import ControllerManager, UnknownControllerError, enabled_controllers
 
 log = logging.getLogger("kubeplane.controller-manager")
+
+# Upstream's HealthzAdaptor timeout: how long past the lease duration a leader may go without
+# renewing before /healthz fails.
+LEADER_HEALTH_TOLERANCE = 20.0
+
 
 @dataclass
 class Options:
@@ -49,6 +65,25 @@ class Options:
     cluster_signing_cert_file: str
     cluster_signing_key_file: str
     log_file: str
+    bind_address: str = "127.0.0.1"
+    secure_port: int = 0
+
+
+class RenewTrackingLeaseLock(LeaseLock):
+    """A LeaseLock that remembers when this replica last wrote the Lease (won or renewed it)."""
+
+    last_write = 0.0
+
+    async def create(self, record: LeaderElectionRecord) -> None:
+        await super().create(record)
+        self.last_write = time.monotonic()
+
+    async def update(self, record: LeaderElectionRecord) -> None:
+        await super().update(record)
+        self.last_write = time.monotonic()
+
+    def renewed_within(self, seconds: float) -> bool:
+        return time.monotonic() - self.last_write <= seconds
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -68,6 +103,10 @@ def parse_args(argv: list[str]) -> Options:
     p.add_argument("--cluster-signing-cert-file", default="",
                    help="PEM CA certificate that signs CSRs for the kubernetes.io signers")
     p.add_argument("--cluster-signing-key-file", default="", help="PEM private key of --cluster-signing-cert-file")
+    p.add_argument("--bind-address", default="127.0.0.1",
+                   help="address for /healthz, /livez, /readyz and /metrics (plain HTTP)")
+    p.add_argument("--secure-port", type=int, default=0,
+                   help="port for the health and metrics endpoints; 0 (the default) disables them")
     p.add_argument("--log-file", default="")
     ns = vars(p.parse_args(argv))
     ns["controllers"] = [c.strip() for c in ns["controllers"].split(",") if c.strip()]
@@ -107,13 +146,21 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
                                     cluster_signing_cert=signing_cert, cluster_signing_key=signing_key)
             await ControllerManager(ctx, enabled_controllers(opts.controllers)).run()
 
+        registry = CollectorRegistry()
+        checks = [PING]
         if opts.leader_elect:
-            lock = LeaseLock(client, opts.leader_elect_resource_namespace, opts.leader_elect_resource_name,
-                             identity())
-            work = LeaderElector(lock, LeaderCallbacks(on_started_leading=run_controllers),
-                                 election_config(opts)).run()
+            lock = RenewTrackingLeaseLock(client, opts.leader_elect_resource_namespace,
+                                          opts.leader_elect_resource_name, identity())
+            elector = LeaderElector(lock, LeaderCallbacks(on_started_leading=run_controllers), election_config(opts))
+            tolerance = opts.leader_elect_lease_duration + LEADER_HEALTH_TOLERANCE
+            checks.append(leader_election_check(elector.is_leader, lambda: lock.renewed_within(tolerance)))
+            leader_election_metric(registry, "kube-controller-manager", elector.is_leader)
+            work = elector.run()
         else:
             work = run_controllers()
+        server = await serve_if_enabled(opts.bind_address, opts.secure_port, HealthServer(registry, checks))
+        if server is not None:
+            log.info("serving health and metrics on http://%s:%d", opts.bind_address, server.port)
         task = asyncio.ensure_future(work)
         stopper = asyncio.ensure_future(stop.wait())
         try:
@@ -122,6 +169,8 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
             for pending in (task, stopper):
                 pending.cancel()
             await asyncio.gather(task, stopper, return_exceptions=True)
+            if server is not None:
+                await server.stop()
         if task.done() and not task.cancelled() and not stop.is_set():
             task.result()  # surface a crash
             log.error("leader election lost")

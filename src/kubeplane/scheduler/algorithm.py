@@ -94,7 +94,7 @@ class Algorithm:
         for offset in range(len(candidates)):
             node = candidates[(start + offset) % len(candidates)]
             checked += 1
-            status = fwk.run_filter(state, pod, node)
+            status = fwk.run_filter_with_nominated_pods(state, pod, node)
             if status.ok:
                 feasible.append(node)
                 if len(feasible) >= wanted:

@@ -5,19 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kubeplane.client import Client, Informer
+from kubeplane.client import Client, EventRecorder, Informer
 from kubeplane.machinery import labels
 from kubeplane.machinery.errors import StatusError
-from kubeplane.scheduler.framework.nodeinfo import Snapshot
+from kubeplane.scheduler.framework.nodeinfo import PodInfo, Snapshot
+from kubeplane.scheduler.nominator import Nominator
 
 JSON = dict[str, Any]
 
 
 class SchedulerHandle:
     def __init__(self, client: Client, namespaces: Informer | None = None,
-                 owners: Mapping[str, Informer] | None = None) -> None:
+                 owners: Mapping[str, Informer] | None = None, pdbs: Informer | None = None,
+                 nominator: Nominator | None = None) -> None:
         self._client = client
         self._namespaces = namespaces
+        self._pdbs = pdbs
+        self.nominator = nominator or Nominator()
+        self.recorders: dict[str, EventRecorder] = {}  # by profile (schedulerName), set by the scheduler
         # Informers of objects that select pods by label (services, replicasets, statefulsets...).
         self._owners = dict(owners or {})
         self.current = Snapshot([])
@@ -34,6 +39,23 @@ class SchedulerHandle:
             return None
         found = self._namespaces.get(namespace)
         return None if found is None else (found.get("metadata") or {}).get("labels") or {}
+
+    def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
+        return self.nominator.pods_for_node(node_name)
+
+    def nominate(self, pod: PodInfo, node_name: str) -> None:
+        if node_name:
+            self.nominator.add(pod, node_name)
+        else:
+            self.nominator.delete(pod.key)
+
+    def record_event(self, scheduler_name: str, obj: JSON, event_type: str, reason: str, message: str) -> None:
+        recorder = self.recorders.get(scheduler_name)
+        if recorder is not None:
+            recorder.event(obj, event_type, reason, message)
+
+    def pod_disruption_budgets(self, namespace: str) -> list[JSON]:
+        return self._pdbs.list(namespace) if self._pdbs is not None else []
 
     def owner_selectors(self, pod: JSON) -> list[labels.LabelSelector]:
         metadata = pod.get("metadata") or {}

@@ -138,7 +138,8 @@ async def test_pods_are_bound_by_resources_taints_affinity_and_events_explain_fa
             assert failed[0]["type"] == "Warning"
             if {n["metadata"]["name"] for n in all_nodes} == set(cluster.nodes):
                 assert message == ("0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, "
-                                   "2 Insufficient cpu.")
+                                   "2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is "
+                                   "not helpful for scheduling, 2 No preemption victims found for incoming pod.")
             else:  # nodes other tests left behind change the counts, not the shape
                 assert message.startswith(f"0/{len(all_nodes)} nodes are available: ")
                 assert "node(s) had untolerated taint {dedicated: gpu}" in message and "Insufficient cpu" in message

@@ -46,8 +46,12 @@ def make_pod(name: str, namespace: str = "default", cpu: str | None = None, memo
 
 class FakeHandle:
     def __init__(self, snapshot: Snapshot | None = None, owners: list[labels_.LabelSelector] | None = None,
-                 namespaces: Mapping[str, Mapping[str, str]] | None = None, client: Any = None) -> None:
+                 namespaces: Mapping[str, Mapping[str, str]] | None = None, client: Any = None,
+                 nominated: Mapping[str, list[PodInfo]] | None = None, pdbs: list[JSON] | None = None) -> None:
         self.current = snapshot or Snapshot([])
+        self.nominated = dict(nominated or {})
+        self.pdbs = list(pdbs or [])
+        self.events: list[tuple[str, JSON, str, str, str]] = []
         self.owners = owners or []
         self.namespaces = dict(namespaces or {})
         self._client = client
@@ -64,6 +68,21 @@ class FakeHandle:
 
     def owner_selectors(self, pod: JSON) -> list[labels_.LabelSelector]:
         return self.owners
+
+    def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
+        return list(self.nominated.get(node_name, []))
+
+    def nominate(self, pod: PodInfo, node_name: str) -> None:
+        for pods in self.nominated.values():
+            pods[:] = [p for p in pods if p.key != pod.key]
+        if node_name:
+            self.nominated.setdefault(node_name, []).append(pod)
+
+    def record_event(self, scheduler_name: str, obj: JSON, event_type: str, reason: str, message: str) -> None:
+        self.events.append((scheduler_name, obj, event_type, reason, message))
+
+    def pod_disruption_budgets(self, namespace: str) -> list[JSON]:
+        return [p for p in self.pdbs if (p.get("metadata") or {}).get("namespace") == namespace]
 
 
 def filter_results(plugin: Any, pod: JSON, snapshot: Snapshot) -> dict[str, Status]:

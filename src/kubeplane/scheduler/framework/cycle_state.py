@@ -25,7 +25,14 @@ class CycleState:
     def clone(self) -> CycleState:
         # Preemption dry-runs filters with victims removed; they must not disturb the real state.
         other = CycleState()
-        other._data = {key: copy.copy(value) for key, value in self._data.items()}
+        other._data = {key: _clone(value) for key, value in self._data.items()}
         other.skip_filter_plugins = set(self.skip_filter_plugins)
         other.skip_score_plugins = set(self.skip_score_plugins)
         return other
+
+
+def _clone(value: Any) -> Any:
+    """A value's own ``clone()`` (deep where it matters, e.g. counters a PreFilterExtension
+    adjusts), else a shallow copy (values nobody mutates after PreFilter)."""
+    clone = getattr(value, "clone", None)
+    return clone() if callable(clone) else copy.copy(value)

@@ -68,6 +68,22 @@ class Handle(Protocol):
         """Selectors of the Services, ReplicaSets, ReplicationControllers and StatefulSets selecting the pod."""
         ...
 
+    def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
+        """Pending pods that preemption made room for on ``node_name`` (upstream's PodNominator)."""
+        ...
+
+    def nominate(self, pod: PodInfo, node_name: str) -> None:
+        """Record (or with '' drop) the node preemption made room on for a pending pod."""
+        ...
+
+    def record_event(self, scheduler_name: str, obj: JSON, event_type: str, reason: str, message: str) -> None:
+        """An event from the profile ``scheduler_name`` (preemption reports on its victims)."""
+        ...
+
+    def pod_disruption_budgets(self, namespace: str) -> list[JSON]:
+        """The namespace's PodDisruptionBudgets, as preemption weighs its victims against them."""
+        ...
+
 
 @runtime_checkable
 class Plugin(Protocol):
@@ -90,6 +106,19 @@ class PreFilterPlugin(Plugin, Protocol):
 
 
 @runtime_checkable
+class PreFilterExtensions(Plugin, Protocol):
+    """Keep what PreFilter computed right when a pod is added to or removed from a node.
+
+    Preemption and nominated pods try "what if this pod were (not) there" on a cloned NodeInfo;
+    plugins whose PreFilter counted pods over the whole snapshot adjust their cycle state here.
+    """
+
+    def add_pod(self, state: CycleState, pod: PodInfo, to_add: PodInfo, node: NodeInfo) -> Status: ...
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, to_remove: PodInfo, node: NodeInfo) -> Status: ...
+
+
+@runtime_checkable
 class FilterPlugin(Plugin, Protocol):
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status: ...
 
@@ -98,7 +127,8 @@ class FilterPlugin(Plugin, Protocol):
 class PostFilterPlugin(Plugin, Protocol):
     async def post_filter(self, state: CycleState, pod: PodInfo,
                           statuses: Mapping[str, Status]) -> tuple[str | None, Status]:
-        """Try to make the pod schedulable (preemption); returns the nominated node name."""
+        """Try to make the pod schedulable (preemption); returns the nominated node name ('' to
+        clear an earlier nomination, None to leave it as it is)."""
         ...
 
 

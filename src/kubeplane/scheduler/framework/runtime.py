@@ -21,6 +21,7 @@ from kubeplane.scheduler.framework.interface import (
     PostFilterPlugin,
     PreBindPlugin,
     PreEnqueuePlugin,
+    PreFilterExtensions,
     PreFilterPlugin,
     PreFilterResult,
     PreScorePlugin,
@@ -63,6 +64,13 @@ class Framework:
             self.points[point] = [self.plugins[ref.name] for ref in refs]
             if point == "score":
                 self.score_weights = {ref.name: ref.weight or 1 for ref in refs}
+        # Plugins that dry-run the framework itself (DefaultPreemption) get a reference to it.
+        for plugin in self.plugins.values():
+            set_framework = getattr(plugin, "set_framework", None)
+            if callable(set_framework):
+                set_framework(self)
+        self.pre_filter_extensions: list[PreFilterExtensions] = [
+            p for p in self.points["preFilter"] if isinstance(p, PreFilterExtensions)]
         if len(self.points["queueSort"]) != 1:
             raise ConfigError(f"profile {profile.scheduler_name!r} needs exactly one queueSort plugin")
         if not self.points["bind"]:
@@ -114,6 +122,47 @@ class Framework:
             if not status.ok:
                 return status.with_plugin(plugin.name)
         return Status()
+
+    def run_pre_filter_extension_add_pod(self, state: CycleState, pod: PodInfo, to_add: PodInfo,
+                                         node: NodeInfo) -> Status:
+        for plugin in self.pre_filter_extensions:
+            if plugin.name in state.skip_filter_plugins:
+                continue
+            status = plugin.add_pod(state, pod, to_add, node)
+            if not status.ok:
+                return status.with_plugin(plugin.name)
+        return Status()
+
+    def run_pre_filter_extension_remove_pod(self, state: CycleState, pod: PodInfo, to_remove: PodInfo,
+                                            node: NodeInfo) -> Status:
+        for plugin in self.pre_filter_extensions:
+            if plugin.name in state.skip_filter_plugins:
+                continue
+            status = plugin.remove_pod(state, pod, to_remove, node)
+            if not status.ok:
+                return status.with_plugin(plugin.name)
+        return Status()
+
+    def run_filter_with_nominated_pods(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        """Filter as if the pods nominated to this node (of at least the pod's priority) were there.
+
+        Upstream runs the filters twice: with those pods (so the room preemption made for them is
+        not taken), and without them (so an affinity that only they would satisfy does not count).
+        """
+        nominated = [p for p in self.handle.nominated_pods_for_node(node.name)
+                     if p.priority >= pod.priority and p.key != pod.key]
+        if not nominated:
+            return self.run_filter(state, pod, node)
+        state_with, node_with = state.clone(), node.clone()
+        for other in nominated:
+            node_with.add_pod(other)
+            status = self.run_pre_filter_extension_add_pod(state_with, pod, other, node_with)
+            if not status.ok:
+                return status
+        status = self.run_filter(state_with, pod, node_with)
+        if not status.ok:
+            return status
+        return self.run_filter(state, pod, node)
 
     async def run_post_filter(self, state: CycleState, pod: PodInfo,
                               statuses: Mapping[str, Status]) -> tuple[str | None, Status]:

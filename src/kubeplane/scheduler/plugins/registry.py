@@ -5,6 +5,7 @@ from __future__ import annotations
 from kubeplane.scheduler.framework.registry import Registry
 from kubeplane.scheduler.plugins import (
     defaultbinder,
+    defaultpreemption,
     imagelocality,
     nodeaffinity,
     nodename,
@@ -34,4 +35,5 @@ def in_tree_registry() -> Registry:
         schedulinggates.NAME: schedulinggates.new,
         queuesort.NAME: queuesort.new,
         defaultbinder.NAME: defaultbinder.new,
+        defaultpreemption.NAME: defaultpreemption.new,
     }

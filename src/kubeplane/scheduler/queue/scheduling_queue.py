@@ -205,6 +205,12 @@ class SchedulingQueue:
                 "backoff": sorted(q.pod_info.key for q in self.backoff),
                 "unschedulable": sorted(self.unschedulable)}
 
+    def sizes(self) -> dict[str, int]:
+        """Pods per queue, as the scheduler_pending_pods metric reports them."""
+        gated = sum(1 for qpi in self.unschedulable.values() if qpi.gated)
+        return {"active": len(self.active), "backoff": len(self.backoff),
+                "unschedulable": len(self.unschedulable) - gated, "gated": gated}
+
     def _remove_everywhere(self, key: str) -> None:
         self.active.remove(key)
         self.backoff.remove(key)

@@ -34,6 +34,9 @@ class FilterState:
     affinity: Counter[Pair] = field(default_factory=Counter)
     anti_affinity: Counter[Pair] = field(default_factory=Counter)
 
+    def clone(self) -> FilterState:
+        return FilterState(Counter(self.existing_anti_affinity), Counter(self.affinity), Counter(self.anti_affinity))
+
 
 def _pair(term: AffinityTerm, node: NodeInfo) -> Pair | None:
     value = node.labels.get(term.topology_key)
@@ -61,23 +64,47 @@ class InterPodAffinity:
         counts = FilterState()
         for node in snapshot.have_pods_with_required_anti_affinity:
             for existing in node.pods_with_required_anti_affinity:
-                for term in existing.affinity.required_anti_affinity:
-                    pair = _pair(term, node)
-                    if pair is not None and self._matches(term, pod):
-                        counts.existing_anti_affinity[pair] += 1
-        affinity, anti_affinity = pod.affinity.required_affinity, pod.affinity.required_anti_affinity
-        if affinity or anti_affinity:
+                self._count_existing_anti_affinity(counts, pod, existing, node, 1)
+        if pod.affinity.required_affinity or pod.affinity.required_anti_affinity:
             for node in snapshot.node_infos:
                 for existing in node.pods:
-                    if affinity and self._matches_all(affinity, existing):
-                        for term in affinity:
-                            if (pair := _pair(term, node)) is not None:
-                                counts.affinity[pair] += 1
-                    for term in anti_affinity:
-                        if (pair := _pair(term, node)) is not None and self._matches(term, existing):
-                            counts.anti_affinity[pair] += 1
+                    self._count_incoming_terms(counts, pod, existing, node, 1)
         state.write(_FILTER_KEY, counts)
         return None, Status()
+
+    def _count_existing_anti_affinity(self, counts: FilterState, pod: PodInfo, existing: PodInfo, node: NodeInfo,
+                                      delta: int) -> None:
+        for term in existing.affinity.required_anti_affinity:
+            pair = _pair(term, node)
+            if pair is not None and self._matches(term, pod):
+                counts.existing_anti_affinity[pair] += delta
+
+    def _count_incoming_terms(self, counts: FilterState, pod: PodInfo, existing: PodInfo, node: NodeInfo,
+                              delta: int) -> None:
+        affinity, anti_affinity = pod.affinity.required_affinity, pod.affinity.required_anti_affinity
+        if affinity and self._matches_all(affinity, existing):
+            for term in affinity:
+                if (pair := _pair(term, node)) is not None:
+                    counts.affinity[pair] += delta
+        for term in anti_affinity:
+            if (pair := _pair(term, node)) is not None and self._matches(term, existing):
+                counts.anti_affinity[pair] += delta
+
+    # PreFilterExtensions: preemption removes victims, nominated pods are added, on cloned nodes.
+
+    def add_pod(self, state: CycleState, pod: PodInfo, to_add: PodInfo, node: NodeInfo) -> Status:
+        return self._update(state, pod, to_add, node, 1)
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, to_remove: PodInfo, node: NodeInfo) -> Status:
+        return self._update(state, pod, to_remove, node, -1)
+
+    def _update(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo, delta: int) -> Status:
+        counts: FilterState | None = state.get(_FILTER_KEY)
+        if counts is None:
+            return Status()
+        self._count_existing_anti_affinity(counts, pod, other, node, delta)
+        self._count_incoming_terms(counts, pod, other, node, delta)
+        return Status()
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         counts: FilterState = state.read(_FILTER_KEY)

@@ -42,6 +42,9 @@ class FilterState:
     constraints: list[Constraint]
     matches: dict[Pair, int] = field(default_factory=dict)
 
+    def clone(self) -> FilterState:
+        return FilterState(self.constraints, dict(self.matches))
+
     def min_match(self, constraint: Constraint) -> int:
         domains = [count for (key, _), count in self.matches.items() if key == constraint.topology_key]
         # Fewer domains than minDomains: the missing ones count as empty.
@@ -89,6 +92,25 @@ class PodTopologySpread:
                     constraint.matching_pods(node, pod.namespace)
         state.write(_FILTER_KEY, filter_state)
         return None, Status()
+
+    # PreFilterExtensions: preemption removes victims, nominated pods are added, on cloned nodes.
+
+    def add_pod(self, state: CycleState, pod: PodInfo, to_add: PodInfo, node: NodeInfo) -> Status:
+        return self._update(state, pod, to_add, node, 1)
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, to_remove: PodInfo, node: NodeInfo) -> Status:
+        return self._update(state, pod, to_remove, node, -1)
+
+    def _update(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo, delta: int) -> Status:
+        filter_state: FilterState | None = state.get(_FILTER_KEY)
+        if filter_state is None or not has_all_keys(node, filter_state.constraints):
+            return Status()
+        for constraint in filter_state.constraints:
+            if not constraint.node_eligible(pod, node) or not constraint.counts(other.pod, pod.namespace):
+                continue
+            pair = (constraint.topology_key, node.labels[constraint.topology_key])
+            filter_state.matches[pair] = filter_state.matches.get(pair, 0) + delta
+        return Status()
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         filter_state: FilterState = state.read(_FILTER_KEY)

@@ -1,0 +1,103 @@
+"""``kubeplane hollow-nodes``: N simulated nodes in one process, for scale tests.
+
+    kubeplane hollow-nodes --kubeconfig=admin.kubeconfig --count=200 [--name-prefix=hollow-]
+        [--instance-type=m5.large] [--zones=us-east-1a,us-east-1b,us-east-1c]
+
+Each node is the real kubelet (registration, status, Lease, pod workers) over an in-process fake
+runtime (``runtime.py``). Pods bound to them become Running with addresses from a per-node block
+of ``--address-range``; containers exit as their command says when it is a plain ``sleep``/
+``exit``/``true``/``false`` script and run until deleted otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from kubeplane.client import Client, ClientConfig, in_cluster_config, load_kubeconfig
+from kubeplane.component.logs import setup_logging
+from kubeplane.component.signals import run_until_signalled
+from kubeplane.kubelet.app import parse_duration
+from kubeplane.kubelet.hollow.addresses import DEFAULT_RANGE, AddressesExhausted
+from kubeplane.kubelet.hollow.fleet import DEFAULT_ZONES, HollowFleet, fleet_specs
+from kubeplane.kubelet.hollow.node import HollowNodeSpec
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "hollow-nodes"
+EXIT_BAD_FLAGS = 2
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kubeplane hollow-nodes", description="run simulated nodes")
+    parser.add_argument("--kubeconfig", default="", help="kubeconfig file (default: in-cluster)")
+    parser.add_argument("--count", type=int, default=1, help="how many nodes")
+    parser.add_argument("--name-prefix", default="hollow-node-", help="node names are <prefix><index>")
+    parser.add_argument("--first-index", type=int, default=0,
+                        help="index of the first node (several processes can share a range)")
+    parser.add_argument("--instance-type", default="m5.large", help="EC2 type: capacity and max pods")
+    parser.add_argument("--zones", default=",".join(DEFAULT_ZONES), help="comma-separated, used round robin")
+    parser.add_argument("--max-pods", type=int, default=None, help="default: the instance type's ENI limit")
+    parser.add_argument("--address-range", default=DEFAULT_RANGE, help="fake node and pod addresses")
+    parser.add_argument("--root-dir", type=Path, default=None,
+                        help="where pod volumes and logs go (default: a temp dir removed on exit)")
+    parser.add_argument("--sync-frequency", type=parse_duration, default=10.0,
+                        help="each pod worker's periodic re-check (container exits wake it at once)")
+    parser.add_argument("--node-status-update-frequency", type=parse_duration, default=10.0)
+    parser.add_argument("--start-rate", type=float, default=100.0, help="nodes started per second")
+    parser.add_argument("--delete-nodes-on-exit", action="store_true", help="delete the Node objects when stopping")
+    parser.add_argument("--log-file", default="")
+    opts = parser.parse_args(argv)
+    if opts.count < 1:
+        parser.error("--count must be at least 1")
+    return opts
+
+
+def specs_from(opts: argparse.Namespace) -> list[HollowNodeSpec]:
+    zones = [zone.strip() for zone in opts.zones.split(",") if zone.strip()]
+    try:
+        return fleet_specs(opts.count, opts.name_prefix, opts.instance_type, zones, opts.address_range,
+                           opts.max_pods, opts.first_index)
+    except (ValueError, AddressesExhausted) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+async def run(opts: argparse.Namespace, specs: list[HollowNodeSpec], stop: asyncio.Event) -> int:
+    client_config: ClientConfig = load_kubeconfig(opts.kubeconfig) if opts.kubeconfig else in_cluster_config()
+    owned_root = opts.root_dir is None
+    root = Path(tempfile.mkdtemp(prefix="kubeplane-hollow-")) if owned_root else opts.root_dir
+    try:
+        # No connection limit: every node holds two watches on this one pool.
+        async with Client(client_config, component="kubelet", connection_limit=0) as client:
+            fleet = HollowFleet(client, specs, root, opts.sync_frequency, opts.node_status_update_frequency,
+                                opts.start_rate)
+            try:
+                await fleet.start()
+                log.info("%d hollow nodes started (%s .. %s)", len(specs), specs[0].name, specs[-1].name)
+                await stop.wait()
+            finally:
+                await fleet.stop(delete_nodes=opts.delete_nodes_on_exit)
+    finally:
+        if owned_root:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        opts = parse_args(sys.argv[1:] if argv is None else argv)
+        specs = specs_from(opts)
+    except argparse.ArgumentTypeError as error:
+        print(f"hollow-nodes: {error}", file=sys.stderr)
+        return EXIT_BAD_FLAGS
+    setup_logging(COMPONENT, opts.log_file or None)
+    return run_until_signalled(lambda stop: run(opts, specs, stop))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""One hollow node: a ``Kubelet`` with a ``HollowRuntime``, a simulated EC2 instance's machine
+description, and its own root directory (pod volumes and logs are still written, as upstream's
+kubemark does, so the volume and log code paths are exercised)."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeplane.client import Client
+from kubeplane.kubelet.config import KubeletConfig
+from kubeplane.kubelet.hollow.addresses import AddressPool
+from kubeplane.kubelet.hollow.runtime import HollowRuntime
+from kubeplane.kubelet.kubelet import Kubelet
+from kubeplane.kubelet.machine import MachineInfo
+from kubeplane.kubelet.proberesults import NoProbes, PodProber
+from kubeplane.network.ipam.limits import max_pods as eni_max_pods
+
+GiB = 1024 ** 3
+# vCPUs and memory (GiB) of the instance types the ENI table knows, as EC2 publishes them.
+INSTANCE_SIZES: dict[str, tuple[int, int]] = {
+    "t3.nano": (2, 0), "t3.micro": (2, 1), "t3.small": (2, 2), "t3.medium": (2, 4), "t3.large": (2, 8),
+    "m5.large": (2, 8), "m5.xlarge": (4, 16), "m5.2xlarge": (8, 32), "c5.large": (2, 4),
+}
+ROOT_VOLUME = 20 * GiB  # EKS's default node volume
+
+
+@dataclass(frozen=True)
+class HollowNodeSpec:
+    name: str
+    instance_type: str
+    zone: str
+    region: str
+    block: ipaddress.IPv4Network  # the node's fake addresses
+    max_pods: int
+
+
+def node_spec(name: str, instance_type: str, zone: str, block: ipaddress.IPv4Network,
+              max_pods: int | None = None) -> HollowNodeSpec:
+    """``zone`` like ``us-west-2a``: the region is the zone without its letter."""
+    if instance_type not in INSTANCE_SIZES:
+        raise ValueError(f"unknown instance type {instance_type!r} (known: {', '.join(sorted(INSTANCE_SIZES))})")
+    return HollowNodeSpec(name, instance_type, zone, zone[:-1], block,
+                          max_pods if max_pods is not None else eni_max_pods(instance_type))
+
+
+def machine_info(spec: HollowNodeSpec) -> MachineInfo:
+    cpus, memory = INSTANCE_SIZES[spec.instance_type]
+    # Stable per node name, so a restarted hollow process re-adopts the same "instances".
+    identity = uuid.uuid5(uuid.NAMESPACE_DNS, spec.name)
+    return MachineInfo(cpus=cpus, memory_bytes=max(memory, 1) * GiB, disk_bytes=ROOT_VOLUME,
+                       machine_id=identity.hex, boot_id=str(uuid.uuid4()), system_uuid=str(identity),
+                       kernel_version="hollow", os_image="Amazon Linux 2 (hollow)", architecture="amd64")
+
+
+def kubelet_config(spec: HollowNodeSpec, root_dir: Path, node_ip: str, sync_frequency: float,
+                   status_frequency: float) -> KubeletConfig:
+    return KubeletConfig(
+        node_name=spec.name, runtime_endpoint=Path("/nonexistent/hollow.sock"), root_dir=root_dir,
+        node_ip=node_ip, max_pods=spec.max_pods, node_labels={"kubeplane.io/hollow": "true"},
+        resolv_conf=None, node_status_update_frequency=status_frequency,
+        # A cgroup path nothing real lives under: pod teardown "removes" its pod cgroups there.
+        cgroup_root=f"/kubeplane-hollow-{uuid.uuid4().hex[:8]}",
+        instance_type=spec.instance_type, zone=spec.zone, region=spec.region, sync_frequency=sync_frequency)
+
+
+class HollowNode:
+    """``run()`` registers the Node and serves its pods until cancelled."""
+
+    def __init__(self, spec: HollowNodeSpec, client: Client, root_dir: Path, sync_frequency: float = 10.0,
+                 status_frequency: float = 10.0, prober: PodProber | None = None) -> None:
+        pool = AddressPool(spec.block)
+        self.spec = spec
+        self.runtime = HollowRuntime(pool)
+        self.config = kubelet_config(spec, root_dir, pool.node_ip, sync_frequency, status_frequency)
+        # Network probes would dial fake addresses; without a prober containers count as ready
+        # once running, as upstream does for containers that have no probes.
+        self.kubelet = Kubelet(self.config, client, self.runtime, prober=prober or NoProbes(),
+                               machine=machine_info(spec))
+        self.runtime.on_change = self.kubelet.wake_worker
+
+    async def run(self) -> None:
+        try:
+            await self.kubelet.run()
+        finally:
+            await self.runtime.close()
