@@ -179,6 +179,11 @@ def test_nodes_are_ready_in_two_zones_with_eks_labels(cluster: Cluster) -> None:
     assert {c["kind"] for c in status["components"]} >= {"containerd", "ipamd", "kubelet", "proxy"}
     assert all(n["ready"] for n in status["nodes"]) and len(status["nodes"]) == 2
 
+    # The cluster's VPC is the one `kubeplane vpc` shows: the nodes are its instances.
+    vpc = json.loads(cluster.kubeplane("vpc", "describe", "--name", cluster.name, "-o", "json").stdout)
+    node_ips = {n["ip"] for n in status["nodes"]}
+    assert node_ips <= {instance["privateIpAddress"] for instance in vpc["instances"]}
+
 
 def _subnet_of_zone(cluster: Cluster, zone: str) -> ipaddress.IPv4Network:
     from kubeplane.network.vpc import VpcService

@@ -7,6 +7,7 @@ the command in its network namespace, so the command sees the VPC as an EC2 host
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,12 +16,18 @@ from typing import Any
 from rich.table import Table
 
 from kubeplane.cli.output import CommandError, add_output_flag, console, print_json
-from kubeplane.cli.state import kubeplane_home
+from kubeplane.cli.state import ClusterPaths, kubeplane_home
 from kubeplane.network.vpc import DEFAULT_CIDR, DEFAULT_REGION, NotFound, Vpc, VpcError, VpcService
 from kubeplane.network.vpc import names as kernel_names
 
 
-def vpc_state_root() -> Path:
+def vpc_state_root(name: str = "") -> Path:
+    """Where VPC ``name`` keeps its state: inside its cluster's directory when a cluster of that
+    name made it (``kubeplane up --nodes``), else ``$KUBEPLANE_HOME/vpcs``."""
+    with contextlib.suppress(CommandError):  # not a valid cluster name: a standalone VPC
+        cluster_vpcs = ClusterPaths.for_name(name).vpc_state if name else None
+        if cluster_vpcs is not None and (cluster_vpcs / name).exists():
+            return cluster_vpcs
     return kubeplane_home() / "vpcs"
 
 
@@ -152,7 +159,7 @@ def _guarded(handler: Callable[[argparse.Namespace, VpcService], int]) -> Callab
         if os.geteuid() != 0:
             raise CommandError("kubeplane vpc manages network namespaces and must run as root")
         try:
-            return handler(args, VpcService(vpc_state_root()))
+            return handler(args, VpcService(vpc_state_root(getattr(args, "name", ""))))
         except NotFound as err:
             raise CommandError(str(err), exit_code=1) from None
         except VpcError as err:
