@@ -3,6 +3,7 @@ still supports), behind a small protocol so election logic can be tested with an
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -104,3 +105,21 @@ class LeaseLock:
 
     def describe(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+class RenewTrackingLeaseLock(LeaseLock):
+    """A LeaseLock that remembers when this replica last wrote the Lease (won or renewed it), so
+    a component's /healthz can fail a leader that has stopped renewing."""
+
+    last_write = 0.0
+
+    async def create(self, record: LeaderElectionRecord) -> None:
+        await super().create(record)
+        self.last_write = time.monotonic()
+
+    async def update(self, record: LeaderElectionRecord) -> None:
+        await super().update(record)
+        self.last_write = time.monotonic()
+
+    def renewed_within(self, seconds: float) -> bool:
+        return time.monotonic() - self.last_write <= seconds

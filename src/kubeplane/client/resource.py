@@ -61,3 +61,4 @@ CONTROLLERREVISIONS = Resource("apps", "v1", "controllerrevisions", kind="Contro
 JOBS = Resource("batch", "v1", "jobs", kind="Job")
 CRONJOBS = Resource("batch", "v1", "cronjobs", kind="CronJob")
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", kind="EndpointSlice")
+PODDISRUPTIONBUDGETS = Resource("policy", "v1", "poddisruptionbudgets", kind="PodDisruptionBudget")

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import socket
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +24,11 @@ from kubeplane.client import (
     LeaderCallbacks,
     LeaderElectionConfig,
     LeaderElector,
-    LeaseLock,
     SharedInformerFactory,
     in_cluster_config,
     load_kubeconfig,
 )
-from kubeplane.client.leaselock import LeaderElectionRecord
+from kubeplane.client.leaselock import RenewTrackingLeaseLock
 from kubeplane.component.flags import parse_bool, parse_duration
 from kubeplane.component.health import (
     PING,
@@ -67,23 +65,6 @@ class Options:
     log_file: str
     bind_address: str = "127.0.0.1"
     secure_port: int = 0
-
-
-class RenewTrackingLeaseLock(LeaseLock):
-    """A LeaseLock that remembers when this replica last wrote the Lease (won or renewed it)."""
-
-    last_write = 0.0
-
-    async def create(self, record: LeaderElectionRecord) -> None:
-        await super().create(record)
-        self.last_write = time.monotonic()
-
-    async def update(self, record: LeaderElectionRecord) -> None:
-        await super().update(record)
-        self.last_write = time.monotonic()
-
-    def renewed_within(self, seconds: float) -> bool:
-        return time.monotonic() - self.last_write <= seconds
 
 
 def parse_args(argv: list[str]) -> Options:

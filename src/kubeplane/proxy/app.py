@@ -28,9 +28,10 @@ from kubeplane.client import (
 from kubeplane.client.indexer import DeletedFinalStateUnknown
 from kubeplane.client.resource import ENDPOINTSLICES, NODES, SERVICES
 from kubeplane.component.flags import parse_bool, parse_duration
+from kubeplane.component.iptables import Iptables, NetnsCommand, refuse_root_netns
 from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
-from kubeplane.proxy.iptables import Iptables, NetnsCommand, in_root_netns
+from kubeplane.component.syncloop import run_with_informers
 from kubeplane.proxy.metrics import start_server
 from kubeplane.proxy.model import HEADLESS_LABEL, SERVICE_NAME_LABEL, SERVICE_PROXY_NAME_LABEL
 from kubeplane.proxy.proxier import Proxier, cleanup
@@ -115,35 +116,18 @@ async def run(opts: argparse.Namespace, stop: asyncio.Event) -> int:
         nodes.add_event_handler(EventHandlers(
             on_add=proxier.on_node, on_update=lambda _, new: proxier.on_node(new),
             on_delete=lambda _: proxier.on_node(None)))
-        loop = asyncio.get_running_loop()
-        work = loop.create_task(proxier.run(), name="proxier")
-        factory.start()
         try:
-            waiting = loop.create_task(factory.wait_for_cache_sync())
-            stopper = loop.create_task(stop.wait())
-            await asyncio.wait({waiting, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if waiting.done():
-                log.info("caches synced; programming node %s", node_name)
-                proxier.set_initialized()
-                await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (waiting, stopper, work):
-                task.cancel()
-            await asyncio.gather(waiting, stopper, work, return_exceptions=True)
-            if work.done() and not work.cancelled() and work.exception() is not None:
-                log.error("proxier stopped: %r", work.exception())
-                return 1
+            return await run_with_informers(factory, proxier, stop, "proxier",
+                                            f"caches synced; programming node {node_name}", log)
         finally:
-            await factory.shutdown()
             if server is not None:
                 await server.cleanup()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging("proxy", opts.log_file or None)
-    if not opts.netns and in_root_netns():
-        log.error("refusing to program the host's root network namespace: pass --netns=<node netns path>")
+    if refuse_root_netns(opts.netns, log):
         return EXIT_BAD_FLAGS
     return run_until_signalled(lambda stop: run(opts, stop))
 

@@ -1,8 +1,7 @@
 """The iptables proxier: tracked changes in, one ``iptables-restore`` per sync out.
 
-Syncs are rate limited as upstream's BoundedFrequencyRunner does: a change asks for a sync, which
-runs at once unless the last one started less than ``min_sync_period`` ago (then it waits, and
-every change in the meantime rides along in that one sync); every ``sync_period`` a full sync
+Syncs are rate limited as upstream's BoundedFrequencyRunner does
+(``kubeplane.component.syncloop``): a change asks for a sync, and every ``sync_period`` a full sync
 runs even with nothing pending. A full sync reads the namespace's tables first (to re-insert
 jumps someone removed and delete chains a previous run left behind) and rewrites every chain; a
 partial sync rewrites the top-level chains and only the changed Services' own chains. A failed
@@ -11,22 +10,15 @@ sync keeps its changes pending, makes the next one full and is retried.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 import time
 from dataclasses import replace
 from typing import Any
 
+from kubeplane.component.iptables import Iptables, chains, tables
+from kubeplane.component.syncloop import BoundedFrequencySync
 from kubeplane.proxy.changes import ChangeTracker
-from kubeplane.proxy.iptables import (
-    Iptables,
-    chains,
-    ensure_service_route,
-    missing_jumps,
-    remove_service_route,
-    tables,
-)
+from kubeplane.proxy.iptables import ensure_service_route, missing_jumps, remove_service_route
 from kubeplane.proxy.metrics import Health, ProxyMetrics
 from kubeplane.proxy.model import ZONE_LABEL
 from kubeplane.proxy.rules import FILTER_CHAINS, JUMPS, NAT_CHAINS, RenderOptions, is_service_chain, render
@@ -41,24 +33,17 @@ def _key(obj: JSON) -> tuple[str, str]:
     return (meta.get("namespace", ""), meta.get("name", ""))
 
 
-class Proxier:
+class Proxier(BoundedFrequencySync):
     def __init__(self, iptables: Iptables, options: RenderOptions, min_sync_period: float = 1.0,
                  sync_period: float = 30.0, service_cidr: str = "", metrics: ProxyMetrics | None = None) -> None:
+        super().__init__(min_sync_period, sync_period)
         self.iptables = iptables
         self.options = options
-        self.min_sync_period = min_sync_period
-        self.sync_period = sync_period
         self.service_cidr = service_cidr
         self.metrics = metrics or ProxyMetrics()
         self.health = Health(grace=2 * sync_period)
         self.tracker = ChangeTracker()
-        self.syncs = 0  # successful syncs, for tests and logs
-        self._initialized = False
-        self._need_full = True
         self._existing_chains: set[str] = set()
-        self._wake = asyncio.Event()
-        self._last_start = -math.inf
-        self._last_full = -math.inf
 
     # -- event handlers (informer callbacks: record and ask for a sync, nothing more) -------------
 
@@ -83,42 +68,15 @@ class Proxier:
             self._need_full = True
             self.request_sync()
 
-    def set_initialized(self) -> None:
-        """Caches are filled: syncing now programs the whole cluster, not a partial view of it."""
-        self._initialized = True
-        self.request_sync()
-
-    def request_sync(self) -> None:
+    def request_sync(self, *_: object) -> None:
         self.metrics.last_queued.set_to_current_time()
         self.health.queued()
-        self._wake.set()
+        super().request_sync()
 
-    # -- the loop --------------------------------------------------------------------------------
+    # -- one sync --------------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        while True:
-            if not self._initialized:
-                await self._wake.wait()
-                self._wake.clear()
-                continue
-            until_full = self._last_full + self.sync_period - time.monotonic()
-            if until_full > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), until_full)
-                except TimeoutError:
-                    pass
-            wait = self._last_start + self.min_sync_period - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)  # changes arriving meanwhile join this sync
-            self._wake.clear()
-            if not await self.sync():
-                await asyncio.sleep(max(self.min_sync_period, 1.0))
-                self._wake.set()
-
-    async def sync(self) -> bool:
+    async def sync_rules(self, full: bool) -> None:
         started = time.monotonic()
-        self._last_start = started
-        full = self._need_full or started - self._last_full >= self.sync_period
         pending = self.tracker.take_pending()
         try:
             if full:
@@ -132,18 +90,12 @@ class Proxier:
             rendered = render(self.tracker.service_port_map(), self.tracker.endpoints_map(), self.options,
                               existing, None if full else pending.services, jumps)
             await self.iptables.restore(rendered.text)
-        except Exception as err:
-            log.error("sync failed (full=%s): %s", full, err)
+        except Exception:
             self.metrics.restore_failures.inc()
             self.tracker.restore_pending(pending)
-            self._need_full = True
-            return False
+            raise
         self._existing_chains = rendered.nat_chains
-        self._need_full = False
-        if full:
-            self._last_full = started
         elapsed = time.monotonic() - started
-        self.syncs += 1
         self.metrics.sync_duration.observe(elapsed)
         (self.metrics.full_sync_duration if full else self.metrics.partial_sync_duration).observe(elapsed)
         self.metrics.last_sync.set_to_current_time()
@@ -159,7 +111,6 @@ class Proxier:
         if not self.tracker.has_pending():
             self.health.updated()
         log.debug("synced (full=%s, %d services changed) in %.3fs", full, len(pending.services), elapsed)
-        return True
 
 
 async def cleanup(iptables: Iptables) -> bool:

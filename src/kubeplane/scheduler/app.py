@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import sys
-import time
 import uuid
 from dataclasses import replace
 
@@ -23,11 +22,10 @@ from kubeplane.client import (
     LeaderCallbacks,
     LeaderElectionConfig,
     LeaderElector,
-    LeaseLock,
     in_cluster_config,
     load_kubeconfig,
 )
-from kubeplane.client.leaselock import LeaderElectionRecord
+from kubeplane.client.leaselock import RenewTrackingLeaseLock
 from kubeplane.component.health import (
     PING,
     Check,
@@ -49,23 +47,6 @@ EXIT_BAD_CONFIG = 2
 # Upstream's HealthzAdaptor timeout: how long past the lease duration a leader may go without
 # renewing before /healthz fails.
 LEADER_HEALTH_TOLERANCE = 20.0
-
-
-class RenewTrackingLeaseLock(LeaseLock):
-    """A LeaseLock that remembers when this replica last wrote the Lease (won or renewed it)."""
-
-    last_write = 0.0
-
-    async def create(self, record: LeaderElectionRecord) -> None:
-        await super().create(record)
-        self.last_write = time.monotonic()
-
-    async def update(self, record: LeaderElectionRecord) -> None:
-        await super().update(record)
-        self.last_write = time.monotonic()
-
-    def renewed_within(self, seconds: float) -> bool:
-        return time.monotonic() - self.last_write <= seconds
 
 
 def _bool(value: str) -> bool:

@@ -23,7 +23,15 @@ from kubeplane.client import (
     SharedInformerFactory,
 )
 from kubeplane.client.clock import Clock, RealClock
-from kubeplane.client.resource import NAMESPACES, NODES, PODS, REPLICASETS, SERVICES, STATEFULSETS, Resource
+from kubeplane.client.resource import (
+    NAMESPACES,
+    NODES,
+    PODDISRUPTIONBUDGETS,
+    PODS,
+    REPLICASETS,
+    SERVICES,
+    STATEFULSETS,
+)
 from kubeplane.scheduler.algorithm import Algorithm, SchedulingError
 from kubeplane.scheduler.cache import Cache, node_name_of
 from kubeplane.scheduler.framework.config import SchedulerConfig
@@ -47,7 +55,6 @@ log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 OWNER_RESOURCES = (SERVICES, REPLICASETS, STATEFULSETS)
-PODDISRUPTIONBUDGETS = Resource("policy", "v1", "poddisruptionbudgets", kind="PodDisruptionBudget")
 TERMINAL_PHASES = ("Succeeded", "Failed")
 YIELD_INTERVAL = 0.02  # seconds the scheduling loop may hold the event loop
 # Fields of an unassigned pod the scheduler does not care about: a change in only these is not

@@ -7,12 +7,13 @@ cgroup parent. ``node_down`` removes it all and ``left_behind`` says what (if an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,6 +231,25 @@ def start_kubelet(node: Node, kubeconfig: Path, workdir: Path, *extra: str) -> K
     with log.open("ab") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return KubeletProcess(node, root_dir, log, process)
+
+
+@contextlib.contextmanager
+def registered_kubelet(node: Node, apiserver: Any, workdir: Path, *extra: str) -> Iterator[KubeletProcess]:
+    """A kubelet whose Node object exists; on exit the kubelet is stopped and its Node deleted, and
+    (every test deleting its pods through the API) no pod directory may be left on the node."""
+    process = start_kubelet(node, apiserver.kubeconfig, workdir, *extra)
+    try:
+        deadline = time.monotonic() + 30
+        while api_get(apiserver, f"/api/v1/nodes/{node.name}") is None:
+            assert process.process.poll() is None, process.log_tail()
+            assert time.monotonic() < deadline, process.log_tail()
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.stop()
+        apiserver.request("DELETE", f"/api/v1/nodes/{node.name}")
+    remaining = list(process.root_dir.glob("pods/*"))
+    assert not remaining, f"pod directories left behind: {remaining}"
 
 
 # -- API helpers for kubelet tests (``apiserver`` is tests/integration/conftest.py's APIServerProcess) --

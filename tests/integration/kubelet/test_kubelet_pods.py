@@ -4,7 +4,6 @@ Lease, and pod lifecycles end to end."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from kubelet_testlib import (
     delete_pod_and_wait,
     pod_manifest,
     pod_status,
-    start_kubelet,
+    registered_kubelet,
     wait_for,
 )
 
@@ -34,20 +33,8 @@ JSON = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def kubelet(node: Node, apiserver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletProcess]:
-    process = start_kubelet(node, apiserver.kubeconfig, tmp_path_factory.mktemp("kubelet"))
-    try:
-        deadline = time.monotonic() + 30
-        while api_get(apiserver, f"/api/v1/nodes/{node.name}") is None:
-            assert process.process.poll() is None, process.log_tail()
-            assert time.monotonic() < deadline, process.log_tail()
-            time.sleep(0.2)
+    with registered_kubelet(node, apiserver, tmp_path_factory.mktemp("kubelet")) as process:
         yield process
-    finally:
-        process.stop()
-        apiserver.request("DELETE", f"/api/v1/nodes/{node.name}")
-    # Every test deletes its pods through the API, so the kubelet left nothing on the node.
-    remaining = list(process.root_dir.glob("pods/*"))
-    assert not remaining, f"pod directories left behind: {remaining}"
 
 
 async def test_node_registration_and_lease(kubelet: KubeletProcess, node: Node, apiserver: Any) -> None:

@@ -7,7 +7,6 @@ kubelet-managed /etc/hosts.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from kubelet_testlib import (
     delete_pod_and_wait,
     pod_manifest,
     pod_status,
-    start_kubelet,
+    registered_kubelet,
     wait_for,
 )
 
@@ -37,20 +36,9 @@ SLEEPER = "trap 'exit 0' TERM; sleep 3600 & wait"
 
 @pytest.fixture(scope="module")
 def kubelet(node: Node, apiserver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletProcess]:
-    process = start_kubelet(node, apiserver.kubeconfig, tmp_path_factory.mktemp("kubelet-probes"),
-                            "--sync-frequency=500ms")
-    try:
-        deadline = time.monotonic() + 30
-        while api_get(apiserver, f"/api/v1/nodes/{node.name}") is None:
-            assert process.process.poll() is None, process.log_tail()
-            assert time.monotonic() < deadline, process.log_tail()
-            time.sleep(0.2)
+    with registered_kubelet(node, apiserver, tmp_path_factory.mktemp("kubelet-probes"),
+                            "--sync-frequency=500ms") as process:
         yield process
-    finally:
-        process.stop()
-        apiserver.request("DELETE", f"/api/v1/nodes/{node.name}")
-    remaining = list(process.root_dir.glob("pods/*"))
-    assert not remaining, f"pod directories left behind: {remaining}"
 
 
 def events_for(apiserver: Any, namespace: str, pod: str) -> list[JSON]:

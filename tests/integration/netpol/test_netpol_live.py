@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from netpol_topology import NODE, Pod, Topology, root_netns_snapshot
+from netns_testlib import root_netns_snapshot
+from netpol_topology import NODE, Pod, Topology
 
 from kubeplane.network.vpc.names import netns_path
 

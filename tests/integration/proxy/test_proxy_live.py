@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from proxy_topology import NODE_IP, POD_PORT, Topology, in_netns, root_netns_snapshot
+from netns_testlib import NODE_IP, root_netns_snapshot
+from proxy_topology import POD_PORT, Topology, in_netns
 
 from kubeplane.component.etcd import free_port
 

@@ -11,8 +11,8 @@ import sys
 import pytest
 from proxy_helpers import endpoint, endpoint_slice, parse, service
 
+from kubeplane.component.iptables import IptablesError, NetnsCommand
 from kubeplane.proxy.changes import ChangeTracker, parse_trigger_time
-from kubeplane.proxy.iptables import IptablesError, NetnsCommand
 from kubeplane.proxy.model import ServicePortName
 from kubeplane.proxy.proxier import Proxier
 from kubeplane.proxy.rules import RenderOptions
@@ -199,8 +199,8 @@ async def test_node_zone_change_makes_the_next_sync_full() -> None:
 
 
 def test_main_refuses_the_root_namespace_without_netns() -> None:
+    from kubeplane.component.iptables import in_root_netns
     from kubeplane.proxy.app import EXIT_BAD_FLAGS
-    from kubeplane.proxy.iptables import in_root_netns
 
     if not in_root_netns():
         pytest.skip("runs only where the test itself is in the root network namespace")

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from proxy_helpers import endpoint, endpoint_slice, parse, probabilities, service
 
+from kubeplane.component.iptables import chains
 from kubeplane.proxy.changes import ChangeTracker
-from kubeplane.proxy.iptables import chains, missing_jumps
+from kubeplane.proxy.iptables import missing_jumps
 from kubeplane.proxy.model import ServicePortName
 from kubeplane.proxy.rules import JUMPS, Rendered, RenderOptions, render
 

@@ -15,7 +15,7 @@ without it; kubelets here make self-signed serving certificates as upstream's do
 log is an ordinary streamed GET. exec/attach/portforward are upgraded connections (SPDY/3.1 or
 WebSocket), passed to the kubelet byte for byte: the kubelet negotiates the protocol with the
 client and bridges it to containerd (``kubeplane.kubelet.server.websocket``), so the API server
-needs no translation.
+needs no translation; the pass-through is ``kubeplane.component.upgrade``, as in the kubelet.
 """
 
 from __future__ import annotations
@@ -24,18 +24,17 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
 from aiohttp import web
-from aiohttp.http_writer import StreamWriter
-from multidict import CIMultiDict
 
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.store import Store
+from kubeplane.component import upgrade
 from kubeplane.machinery import errors
 
 log = logging.getLogger(__name__)
@@ -47,10 +46,6 @@ CONNECT_TIMEOUT = 10.0
 LOG_PARAMS = ("follow", "previous", "timestamps", "tailLines", "limitBytes", "sinceSeconds", "sinceTime")
 # exec/attach: the API's parameter names and the kubelet's (upstream renames them the same way).
 STREAM_PARAMS = {"stdin": "input", "stdout": "output", "stderr": "error", "tty": "tty"}
-_UPGRADE_REQUEST_HEADERS = frozenset({"upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
-                                      "sec-websocket-protocol", "sec-websocket-extensions",
-                                      "x-stream-protocol-version", "user-agent", "origin"})
-_NOT_COPIED = frozenset({"content-length", "transfer-encoding", "date", "server", "keep-alive"})
 
 
 @dataclass(frozen=True)
@@ -170,7 +165,7 @@ class KubeletProxy:
             query = log_query(request.query)
             return await self._stream_log(request, port, path + ("?" + urlencode(query) if query else ""))
         query = stream_query(request.query, subresource)
-        if not _is_upgrade(request):
+        if not upgrade.is_upgrade(request):
             raise errors.bad_request("Upgrade request required")
         return await self._upgrade(request, port, path + ("?" + urlencode(query) if query else ""))
 
@@ -207,106 +202,19 @@ class KubeletProxy:
                 reader, writer = await asyncio.open_connection(self.config.address, port, ssl=self._ssl)
         except (OSError, TimeoutError) as error:
             raise _unreachable(error) from None
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() in _UPGRADE_REQUEST_HEADERS]
-        return await _relay_upgrade(request, reader, writer, target, f"{self.config.address}:{port}", headers)
+        try:
+            return await upgrade.relay_upgrade(request, reader, writer, target, f"{self.config.address}:{port}",
+                                               upgrade.upgrade_headers(request), on_refused=_refused)
+        except ConnectionError as error:
+            raise _unreachable(error) from None
 
 
 def _unreachable(error: BaseException) -> errors.StatusError:
     return errors.StatusError(500, "InternalError", f"error dialing backend: {error}")
 
 
-def _is_upgrade(request: web.Request) -> bool:
-    connection = {token.strip().lower() for token in request.headers.get("Connection", "").split(",")}
-    return "upgrade" in connection and bool(request.headers.get("Upgrade"))
-
-
-# -- an upgraded connection passed through (the kubelet's server/upgrade.py does the same; kept apart
-#    because the API server does not import kubelet code) -------------------------------------------
-
-class _Feed:
-    """Takes the place of aiohttp's body parser after the 101: every byte the client sends is queued."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self.queue.put_nowait(bytes(data))
-        return False, b""
-
-    def feed_eof(self) -> None:
-        self.queue.put_nowait(None)
-
-
-async def _read_head(reader: asyncio.StreamReader) -> tuple[int, str, CIMultiDict[str]]:
-    try:
-        raw = await reader.readuntil(b"\r\n\r\n")
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-        raise _unreachable(ConnectionError("the kubelet closed the connection before answering")) from None
-    status_line, *lines = raw.decode("latin-1").split("\r\n")
-    parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[1].isdigit():
-        raise _unreachable(ConnectionError(f"bad status line from the kubelet: {status_line!r}"))
-    headers: CIMultiDict[str] = CIMultiDict()
-    for line in lines:
-        if line:
-            key, _, value = line.partition(":")
-            headers.add(key.strip(), value.strip())
-    return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
-
-
-async def _relay_upgrade(request: web.Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                         target: str, host: str, headers: Iterable[tuple[str, str]]) -> web.StreamResponse:
-    try:
-        head = [f"{request.method} {target} HTTP/1.1", f"Host: {host}", "Content-Length: 0",
-                *(f"{k}: {v}" for k, v in headers)]
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-        await writer.drain()
-        status, reason, response_headers = await _read_head(reader)
-        if status != 101:
-            length = response_headers.get("Content-Length", "")
-            async with asyncio.timeout(10):
-                body = await (reader.readexactly(int(length)) if length.isdigit() else reader.read(1 << 20))
-            writer.close()
-            # The kubelet's errors are plain text; upstream wraps them the same way.
-            text = body.decode(errors="replace").strip()
-            raise errors.StatusError(status if status < 500 else 500,
-                                     "NotFound" if status == 404 else "BadRequest" if status < 500 else "InternalError",
-                                     text)
-        response = web.StreamResponse(status=101, reason=reason or "Switching Protocols")
-        for key, value in response_headers.items():
-            if key.lower() not in _NOT_COPIED:
-                response.headers.add(key, value)
-        response.force_close()
-        payload_writer = cast(StreamWriter, await response.prepare(request))
-        payload_writer.send_headers()
-        feed = _Feed()
-        protocol: Any = request.protocol
-        protocol.set_parser(feed)
-        protocol.keep_alive(False)
-    except BaseException:
-        writer.close()
-        raise
-    transport = request.transport
-    assert transport is not None
-
-    async def client_to_kubelet() -> None:
-        while (chunk := await feed.queue.get()) is not None:
-            writer.write(chunk)
-            await writer.drain()
-
-    async def kubelet_to_client() -> None:
-        while chunk := await reader.read(65536):
-            if transport.is_closing():
-                return
-            transport.write(chunk)
-
-    tasks = [asyncio.ensure_future(client_to_kubelet()), asyncio.ensure_future(kubelet_to_client())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        writer.close()
-        transport.close()
-    return response
+def _refused(head: upgrade.ResponseHead, body: bytes) -> web.StreamResponse:
+    """The kubelet's errors are plain text; upstream wraps them in a Status the same way."""
+    status = head.status
+    reason = "NotFound" if status == 404 else "BadRequest" if status < 500 else "InternalError"
+    raise errors.StatusError(status if status < 500 else 500, reason, body.decode(errors="replace").strip())

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from kubeplane.client import EventHandlers, Resource, split_key
-from kubeplane.client.resource import DEPLOYMENTS, PODS, REPLICASETS, STATEFULSETS
+from kubeplane.client.resource import DEPLOYMENTS, PODDISRUPTIONBUDGETS, PODS, REPLICASETS, STATEFULSETS
 from kubeplane.controllers.controller import (
     ControllerContext,
     ResourceController,
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 
-PODDISRUPTIONBUDGETS = Resource("policy", "v1", "poddisruptionbudgets", kind="PodDisruptionBudget")
 REPLICATIONCONTROLLERS = Resource("", "v1", "replicationcontrollers", kind="ReplicationController")
 NORMAL, WARNING = "Normal", "Warning"
 

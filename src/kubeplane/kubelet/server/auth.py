@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kubeplane.component.certuser import name_and_groups_from_peer_cert
+
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
@@ -32,17 +34,8 @@ class User:
 
 def user_from_peer_cert(cert: dict[str, Any] | None) -> User | None:
     """The user of a verified certificate (``ssl.SSLSocket.getpeercert()``'s shape), or None."""
-    if not cert:
-        return None
-    name = ""
-    groups: list[str] = []
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                name = value
-            elif key == "organizationName":
-                groups.append(value)
-    return User(name, tuple(groups)) if name else None
+    identity = name_and_groups_from_peer_cert(cert)
+    return User(*identity) if identity is not None else None
 
 
 def verb_for(method: str) -> str:

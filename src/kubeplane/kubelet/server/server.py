@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from kubeplane.component import upgrade
 from kubeplane.kubelet.cri import CRIClient, CRIError
 from kubeplane.kubelet.prober import Dialer
-from kubeplane.kubelet.server import logs, runtime, upgrade, websocket
+from kubeplane.kubelet.server import logs, runtime, websocket
 from kubeplane.kubelet.server.auth import WebhookAuthorizer, user_from_peer_cert
 
 log = logging.getLogger(__name__)

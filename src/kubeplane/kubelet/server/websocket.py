@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from kubeplane.kubelet.server import upgrade
+from kubeplane.component import upgrade
 
 V5_CHANNEL = "v5.channel.k8s.io"
 V4_CHANNEL = "v4.channel.k8s.io"

@@ -1,9 +1,10 @@
 """The sync loop: informer events ask for a sync; a sync recomputes every local pod's allow-lists
 from the caches and writes them with one ``iptables-restore --noflush``.
 
-Syncs are rate limited as kube-proxy's (upstream's BoundedFrequencyRunner): a request runs at once
-unless the last sync started less than ``min_sync_period`` ago, and every change in the meantime
-rides along; every ``sync_period`` a full sync runs anyway. A full sync first reads the tables
+Syncs are rate limited as kube-proxy's (upstream's BoundedFrequencyRunner, in
+``kubeplane.component.syncloop``): a request runs at once unless the last sync started less than
+``min_sync_period`` ago, and every change in the meantime rides along; every ``sync_period`` a full
+sync runs anyway. A full sync first reads the tables
 (``iptables-save``) to put the hooks back first in their chains and to delete chains some earlier
 run left; other syncs trust what the last one wrote, and skip the restore when the payload is the
 same. A failed sync makes the next one full and is retried.
@@ -14,18 +15,17 @@ can change the allow-lists of every pod on the node; the work is small next to t
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeplane.component.iptables import Iptables, chains
+from kubeplane.component.syncloop import BoundedFrequencySync
 from kubeplane.network.cni.wiring import host_veth_name
 from kubeplane.network.policy.rules import LocalPod, hook_fixes, is_ours, render
 from kubeplane.network.policy.selection import ClusterView, pod_ip, rules_for_pod
-from kubeplane.proxy.iptables import Iptables, chains
 
 log = logging.getLogger(__name__)
 
@@ -57,79 +57,31 @@ def local_pods(node_name: str, snapshot: Snapshot) -> list[LocalPod]:
     return result
 
 
-class PolicyAgent:
+class PolicyAgent(BoundedFrequencySync):
     def __init__(self, iptables: Iptables, node_name: str, snapshot: Callable[[], Snapshot],
                  min_sync_period: float = 1.0, sync_period: float = 30.0) -> None:
+        super().__init__(min_sync_period, sync_period)
         self.iptables = iptables
         self.node_name = node_name
         self.snapshot = snapshot
-        self.min_sync_period = min_sync_period
-        self.sync_period = sync_period
-        self.syncs = 0  # successful syncs, for tests and logs
         self.rule_count = 0
-        self._initialized = False
-        self._need_full = True
         self._existing: frozenset[str] = frozenset()
         self._last_payload = ""
-        self._wake = asyncio.Event()
-        self._last_start = -math.inf
-        self._last_full = -math.inf
 
-    def request_sync(self, *_: object) -> None:
-        """Any informer event (handlers pass the object, which is not needed: syncs are level-driven)."""
-        self._wake.set()
-
-    def set_initialized(self) -> None:
-        """The caches are filled: a sync now sees every policy, so it cannot open what one closes."""
-        self._initialized = True
-        self._wake.set()
-
-    async def run(self) -> None:
-        while True:
-            if not self._initialized:
-                await self._wake.wait()
-                self._wake.clear()
-                continue
-            until_full = self._last_full + self.sync_period - time.monotonic()
-            if until_full > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), until_full)
-                except TimeoutError:
-                    pass
-            wait = self._last_start + self.min_sync_period - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)  # changes arriving meanwhile join this sync
-            self._wake.clear()
-            if not await self.sync():
-                await asyncio.sleep(max(self.min_sync_period, 1.0))
-                self._wake.set()
-
-    async def sync(self) -> bool:
+    async def sync_rules(self, full: bool) -> None:
         started = time.monotonic()
-        self._last_start = started
-        full = self._need_full or started - self._last_full >= self.sync_period
-        try:
-            pods = local_pods(self.node_name, self.snapshot())
-            if full:
-                saved = await self.iptables.save()
-                existing: Iterable[str] = {chain for chain in chains(saved, "filter") if is_ours(chain)}
-                fixes = hook_fixes(saved)
-            else:
-                existing, fixes = self._existing, []
-            rendered = render(pods, existing, fixes)
-            changed = rendered.text != self._last_payload
-            if full or changed:
-                await self.iptables.restore(rendered.text)
-        except Exception as err:
-            log.error("sync failed (full=%s): %s", full, err)
-            self._need_full = True
-            return False
-        self._existing, self._last_payload = rendered.chains, rendered.text
-        self._need_full = False
+        pods = local_pods(self.node_name, self.snapshot())
         if full:
-            self._last_full = started
-        self.syncs += 1
+            saved = await self.iptables.save()
+            existing: Iterable[str] = {chain for chain in chains(saved, "filter") if is_ours(chain)}
+            fixes = hook_fixes(saved)
+        else:
+            existing, fixes = self._existing, []
+        rendered = render(pods, existing, fixes)
+        changed = rendered.text != self._last_payload
+        if full or changed:
+            await self.iptables.restore(rendered.text)
+        self._existing, self._last_payload = rendered.chains, rendered.text
         self.rule_count = rendered.rule_count
-        log.log(logging.INFO if changed else logging.DEBUG, "synced (full=%s): %d isolated pods, %d rules in %.3fs", full, len(pods), rendered.rule_count,
-                 time.monotonic() - started)
-        return True
+        log.log(logging.INFO if changed else logging.DEBUG, "synced (full=%s): %d isolated pods, %d rules in %.3fs",
+                full, len(pods), rendered.rule_count, time.monotonic() - started)

@@ -20,11 +20,12 @@ import sys
 from kubeplane.client import Client, EventHandlers, SharedInformerFactory, in_cluster_config, load_kubeconfig
 from kubeplane.client.resource import NAMESPACES, PODS, Resource
 from kubeplane.component.flags import parse_duration
+from kubeplane.component.iptables import Iptables, NetnsCommand, refuse_root_netns
 from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
+from kubeplane.component.syncloop import run_with_informers
 from kubeplane.network.policy.agent import PolicyAgent, Snapshot
 from kubeplane.network.policy.rules import cleanup_payload
-from kubeplane.proxy.iptables import Iptables, NetnsCommand, in_root_netns
 
 log = logging.getLogger("kubeplane.network.policy")
 
@@ -76,33 +77,14 @@ async def run(opts: argparse.Namespace, stop: asyncio.Event) -> int:
         for informer in (policies, pods, namespaces):
             informer.add_event_handler(EventHandlers(on_add=agent.request_sync, on_update=agent.request_sync,
                                                      on_delete=agent.request_sync))
-        loop = asyncio.get_running_loop()
-        work = loop.create_task(agent.run(), name="network-policy-agent")
-        factory.start()
-        try:
-            waiting = loop.create_task(factory.wait_for_cache_sync())
-            stopper = loop.create_task(stop.wait())
-            await asyncio.wait({waiting, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if waiting.done():
-                log.info("caches synced; enforcing network policy on node %s", node_name)
-                agent.set_initialized()
-                await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (waiting, stopper, work):
-                task.cancel()
-            await asyncio.gather(waiting, stopper, work, return_exceptions=True)
-            if work.done() and not work.cancelled() and work.exception() is not None:
-                log.error("agent stopped: %r", work.exception())
-                return 1
-        finally:
-            await factory.shutdown()
-    return 0
+        return await run_with_informers(factory, agent, stop, "network-policy-agent",
+                                        f"caches synced; enforcing network policy on node {node_name}", log)
 
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging("network-policy-agent", opts.log_file or None)
-    if not opts.netns and in_root_netns():
-        log.error("refusing to program the host's root network namespace: pass --netns=<node netns path>")
+    if refuse_root_netns(opts.netns, log):
         return EXIT_BAD_FLAGS
     return run_until_signalled(lambda stop: run(opts, stop))
 

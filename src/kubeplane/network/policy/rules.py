@@ -33,8 +33,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from kubeplane.component.iptables import tables
 from kubeplane.network.policy.selection import Allow, DirectionRules, PodRules
-from kubeplane.proxy.iptables import tables
 
 CHAIN_PREFIX = "KUBEPLANE-NP-"
 FORWARD_CHAIN = "KUBEPLANE-NP-FORWARD"

@@ -1,4 +1,5 @@
-"""Passing an upgraded HTTP connection (SPDY/3.1 or WebSocket) through to another server.
+"""Passing an upgraded HTTP connection (SPDY/3.1 or WebSocket) through to another server: the API
+server to a kubelet (pods/exec, attach, portforward) and the kubelet to containerd's streaming server.
 
 The request is replayed upstream with its upgrade headers; when upstream answers 101 the same 101
 goes back to the client and from then on bytes are copied both ways without being looked at, so
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -159,15 +160,19 @@ async def splice(request: web.Request, feed: _Feed, reader: asyncio.StreamReader
 
 async def relay_upgrade(request: web.Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                         target: str, host: str, headers: Iterable[tuple[str, str]],
-                        method: str | None = None) -> web.StreamResponse:
-    """Replay ``request`` as ``target`` on the open connection, then splice or return the error."""
+                        method: str | None = None,
+                        on_refused: Callable[[ResponseHead, bytes], web.StreamResponse] = error_response,
+                        ) -> web.StreamResponse:
+    """Replay ``request`` as ``target`` on the open connection, then splice; an answer other than
+    101 goes to ``on_refused`` (which may raise), by default returned to the client as it is.
+    Raises ConnectionError when upstream's answer is missing or malformed."""
     try:
         await send_request(writer, method or request.method, target, host, headers)
         head = await read_response_head(reader)
         if head.status != 101:
             body = await read_error_body(reader, head)
             writer.close()
-            return error_response(head, body)
+            return on_refused(head, body)
         response, feed = await switch_protocols(request, head)
     except BaseException:
         writer.close()
