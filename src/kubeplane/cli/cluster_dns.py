@@ -14,10 +14,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from kubeplane.cli import kubeconfig_file
+from kubeplane.cli.identities import cluster_role_for_user, component_kubeconfig, create_objects
 from kubeplane.cli.state import ClusterPaths, ClusterRecord, ComponentRecord, NodeRecord, save_record
 from kubeplane.component import etcd, process
-from kubeplane.component.pki import issue_client_cert, read_certified_key, write_certified_key
 
 Progress = Callable[[str], None]
 
@@ -29,18 +28,12 @@ _LABELS = {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS", "eks.amazonaw
 _PORTS = [("dns", "UDP"), ("dns-tcp", "TCP")]
 
 
-def cluster_dns_objects(cluster_ip: str, replicas: list[NodeRecord]) -> list[tuple[str, str, dict[str, Any]]]:
-    """(resource path, namespace, object) for the RBAC, the Service and its EndpointSlice."""
-    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": DNS_USER, "labels": {"eks.amazonaws.com/component": "coredns"}},
-            "rules": [{"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"],
-                       "verbs": ["list", "watch"]},
-                      {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
-                       "verbs": ["list", "watch"]}]}
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-               "metadata": {"name": DNS_USER},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": DNS_USER},
-               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": DNS_USER}]}
+def cluster_dns_objects(cluster_ip: str, replicas: list[NodeRecord]) -> list[dict[str, Any]]:
+    """The RBAC, the Service and its EndpointSlice."""
+    rbac = cluster_role_for_user(DNS_USER, [
+        {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"], "verbs": ["list", "watch"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]}],
+        labels={"eks.amazonaws.com/component": "coredns"})
     service = {"apiVersion": "v1", "kind": "Service",
                "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": _LABELS},
                "spec": {"clusterIP": cluster_ip,
@@ -54,10 +47,7 @@ def cluster_dns_objects(cluster_ip: str, replicas: list[NodeRecord]) -> list[tup
                  "endpoints": [{"addresses": [node.ip], "conditions": {"ready": True}, "nodeName": node.name,
                                 "zone": node.zone} for node in replicas],
                  "ports": [{"name": name, "port": DNS_PORT, "protocol": protocol} for name, protocol in _PORTS]}
-    return [("/apis/rbac.authorization.k8s.io/v1/clusterroles", "", role),
-            ("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "", binding),
-            ("/api/v1/namespaces/kube-system/services", "kube-system", service),
-            ("/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices", "kube-system", endpoints)]
+    return [*rbac, service, endpoints]
 
 
 async def start_cluster_dns(paths: ClusterPaths, record: ClusterRecord, cluster_ip: str, progress: Progress) -> None:
@@ -66,14 +56,8 @@ async def start_cluster_dns(paths: ClusterPaths, record: ClusterRecord, cluster_
     replicas = record.workerNodes[:REPLICAS]
     if not replicas:
         return
-    tls = process.ClientTLS(paths.pki.ca_cert, paths.pki.admin_cert, paths.pki.admin_key)
-    for path, _, obj in cluster_dns_objects(cluster_ip, replicas):
-        status, body = await process.https_post(f"{record.server}{path}", tls, obj)
-        if status not in (201, 409):  # 409: already there (a re-run of `up`)
-            from kubeplane.cli.nodes import NodeStartError
-
-            raise NodeStartError(f"cluster DNS: creating {obj['kind']} failed ({status}): {body[:300]}")
-    kubeconfig = _write_dns_kubeconfig(paths, record)
+    await create_objects(paths, record, cluster_dns_objects(cluster_ip, replicas), "cluster DNS")
+    kubeconfig = component_kubeconfig(paths, record, "coredns", DNS_USER)
     taken = {port for component in record.components for port in component.ports.values()}
     for node in replicas:
         health = etcd.free_port()
@@ -92,13 +76,3 @@ async def start_cluster_dns(paths: ClusterPaths, record: ClusterRecord, cluster_
                                  paths.logfile(name), 60.0)
         progress(f"{name}: cluster DNS ready on {node.ip}:{DNS_PORT} in {node.name} (pid {started.pid})")
     progress(f"kube-system/kube-dns at {cluster_ip} resolves *.{'cluster.local'} for pods")
-
-
-def _write_dns_kubeconfig(paths: ClusterPaths, record: ClusterRecord) -> Any:
-    pki = paths.pki
-    ca = read_certified_key(pki.ca_cert, pki.ca_key)
-    write_certified_key(issue_client_cert(ca, DNS_USER), pki.component_cert("coredns"), pki.component_key("coredns"))
-    path = paths.component_kubeconfig("coredns")
-    kubeconfig_file.write(path, kubeconfig_file.client_kubeconfig(
-        paths.name, record.server, pki, pki.component_cert("coredns"), pki.component_key("coredns")))
-    return path

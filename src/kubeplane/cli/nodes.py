@@ -30,8 +30,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kubeplane.cli import kubeconfig_file
 from kubeplane.cli.cluster_dns import start_cluster_dns
+from kubeplane.cli.identities import (
+    ObjectCreateError,
+    cluster_role_for_user,
+    component_kubeconfig,
+    create_objects,
+    write_client_kubeconfig,
+)
 from kubeplane.cli.state import (
     ClusterPaths,
     ClusterRecord,
@@ -41,7 +47,6 @@ from kubeplane.cli.state import (
     save_record,
 )
 from kubeplane.component import etcd, process
-from kubeplane.component.pki import issue_client_cert, read_certified_key, write_certified_key
 
 Progress = Callable[[str], None]
 
@@ -151,14 +156,17 @@ async def start_nodes(paths: ClusterPaths, record: ClusterRecord, options: NodeO
         nodes = [await asyncio.to_thread(_launch_instance, paths, vpcs, index) for index in range(options.count)]
         record.workerNodes = nodes
         save_record(paths, record)
-        _write_proxy_kubeconfig(paths, record)
+        component_kubeconfig(paths, record, "kube-proxy", KUBE_PROXY_USER)
         await _grant_policy_agent(paths, record)
         await asyncio.gather(*(_start_node(paths, record, node, images, options, vpc.cidr, progress)
                                for node in nodes))
-    except (VpcError, ImageImportError, CRIError, UnknownInstanceType, ValueError) as err:
+    except (VpcError, ImageImportError, CRIError, UnknownInstanceType, ValueError, ObjectCreateError) as err:
         raise NodeStartError(str(err)) from err
     await wait_nodes_ready(paths, record, options.timeout, progress)
-    await start_cluster_dns(paths, record, CLUSTER_DNS, progress)
+    try:
+        await start_cluster_dns(paths, record, CLUSTER_DNS, progress)
+    except ObjectCreateError as err:
+        raise NodeStartError(str(err)) from err
 
 
 def _launch_instance(paths: ClusterPaths, vpcs: Any, index: int) -> NodeRecord:
@@ -176,48 +184,21 @@ def _launch_instance(paths: ClusterPaths, vpcs: Any, index: int) -> NodeRecord:
     return node
 
 
-def _write_proxy_kubeconfig(paths: ClusterPaths, record: ClusterRecord) -> None:
-    pki = paths.pki
-    ca = read_certified_key(pki.ca_cert, pki.ca_key)
-    write_certified_key(issue_client_cert(ca, KUBE_PROXY_USER), pki.component_cert("kube-proxy"),
-                        pki.component_key("kube-proxy"))
-    kubeconfig_file.write(paths.component_kubeconfig("kube-proxy"), kubeconfig_file.client_kubeconfig(
-        paths.name, record.server, pki, pki.component_cert("kube-proxy"), pki.component_key("kube-proxy")))
-
-
 async def _grant_policy_agent(paths: ClusterPaths, record: ClusterRecord) -> None:
     """The NetworkPolicy agents read policies, pods and namespaces cluster-wide (EKS runs this agent
     in aws-node with the same permissions), under a certificate of their own."""
-    pki = paths.pki
-    ca = read_certified_key(pki.ca_cert, pki.ca_key)
-    cert, key = pki.component_cert(POLICY_AGENT_KUBECONFIG), pki.component_key(POLICY_AGENT_KUBECONFIG)
-    write_certified_key(issue_client_cert(ca, POLICY_AGENT_USER), cert, key)
-    kubeconfig_file.write(paths.component_kubeconfig(POLICY_AGENT_KUBECONFIG),
-                          kubeconfig_file.client_kubeconfig(paths.name, record.server, pki, cert, key))
-    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": POLICY_AGENT_USER},
-            "rules": [{"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]},
-                      {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
-                       "verbs": ["get", "list", "watch"]}]}
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-               "metadata": {"name": POLICY_AGENT_USER},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": POLICY_AGENT_USER},
-               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": POLICY_AGENT_USER}]}
-    tls = process.ClientTLS(pki.ca_cert, pki.admin_cert, pki.admin_key)
-    for path, obj in (("clusterroles", role), ("clusterrolebindings", binding)):
-        status, body = await process.https_post(f"{record.server}/apis/rbac.authorization.k8s.io/v1/{path}", tls, obj)
-        if status not in (201, 409):  # 409: there from an earlier run of `up`
-            raise NodeStartError(f"granting the NetworkPolicy agent access failed ({status}): {body[:300]}")
+    component_kubeconfig(paths, record, POLICY_AGENT_KUBECONFIG, POLICY_AGENT_USER)
+    verbs = ["get", "list", "watch"]
+    await create_objects(paths, record, cluster_role_for_user(POLICY_AGENT_USER, [
+        {"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": verbs},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": verbs}]),
+        "granting the NetworkPolicy agent access")
 
 
 def _write_kubelet_kubeconfig(paths: ClusterPaths, record: ClusterRecord, node: NodeRecord) -> Path:
-    pki = paths.pki
     node_paths = NodePaths(paths, node.index)
-    cert, key = node_paths.base / "kubelet.crt", node_paths.base / "kubelet.key"
-    ca = read_certified_key(pki.ca_cert, pki.ca_key)
-    write_certified_key(issue_client_cert(ca, f"system:node:{node.name}", [NODES_GROUP]), cert, key)
-    kubeconfig_file.write(node_paths.kubelet_kubeconfig,
-                          kubeconfig_file.client_kubeconfig(paths.name, record.server, pki, cert, key))
-    return node_paths.kubelet_kubeconfig
+    return write_client_kubeconfig(paths, record, node_paths.base / "kubelet.crt", node_paths.base / "kubelet.key",
+                                   node_paths.kubelet_kubeconfig, f"system:node:{node.name}", [NODES_GROUP])
 
 
 def _add(paths: ClusterPaths, record: ClusterRecord, component: ComponentRecord) -> None:

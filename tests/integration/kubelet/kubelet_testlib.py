@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubeplane.kubelet.cri import Containerd, CRIClient, CRIError, leftovers, pb, remove_all_sandboxes
+from kubeplane.kubelet.cri import (
+    Containerd,
+    CRIClient,
+    CRIError,
+    leftovers,
+    pb,
+    remove_all_sandboxes,
+    wait_network_ready,
+)
 from kubeplane.kubelet.images import OCIImage, ensure_imported
 
 # Pods of the test node get addresses from the simulated VPC range (only ever inside the node netns).
@@ -96,17 +104,6 @@ async def node_up(base: Path, images: Sequence[OCIImage]) -> Node:
         await node_down(node)
         raise
     return node
-
-
-async def wait_network_ready(cri: CRIClient, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        conditions = {c.type: c.status for c in (await cri.status()).status.conditions}
-        if conditions.get("NetworkReady"):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"CNI network not ready: {conditions}")
-        await asyncio.sleep(0.1)
 
 
 async def node_down(node: Node, graceful: bool = True) -> leftovers.Leftovers:

@@ -9,7 +9,6 @@ namespace is exactly as it found it.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import os
@@ -29,7 +28,14 @@ import pytest
 from pyroute2 import netns as pyroute2_netns  # type: ignore[import-untyped]
 from vpc_probes import icmp_echo_ttl, root_netns_snapshot, tcp_exchange
 
-from kubeplane.kubelet.cri import Containerd, CRIClient, leftovers, pb, remove_all_sandboxes
+from kubeplane.kubelet.cri import (
+    Containerd,
+    CRIClient,
+    leftovers,
+    pb,
+    remove_all_sandboxes,
+    wait_network_ready,
+)
 from kubeplane.kubelet.images import build_base_images, ensure_imported
 from kubeplane.network.cni import install
 from kubeplane.network.cni.wiring import FROM_POD_RULE_PRIORITY, TO_POD_RULE_PRIORITY, host_veth_name
@@ -270,17 +276,6 @@ def test_ipamd_restart_keeps_assignments_and_pod_traffic(cluster: Cluster) -> No
     assert other != ip
 
 
-async def _wait_network_ready(cri: CRIClient, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        conditions = {c.type: c.status for c in (await cri.status()).status.conditions}
-        if conditions.get("NetworkReady"):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"CNI network not ready: {conditions}")
-        await asyncio.sleep(0.05)
-
-
 async def test_containerd_sandbox_gets_a_vpc_address(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:
     """A kubelet-style node: containerd in the instance's namespace runs our conflist."""
     images = build_base_images(tmp_path_factory.mktemp("images"))
@@ -293,7 +288,7 @@ async def test_containerd_sandbox_gets_a_vpc_address(cluster: Cluster, tmp_path_
         install.write_conflist(containerd.paths.cni_conf_dir, cluster.ipamds["b"].socket, cluster.network)
         async with CRIClient(containerd.socket, request_timeout=30.0) as cri:
             await ensure_imported(cri, containerd.socket, images)
-            await _wait_network_ready(cri)
+            await wait_network_ready(cri)
             uid = str(uuid.uuid4())
             config = pb.PodSandboxConfig(
                 metadata=pb.PodSandboxMetadata(name="web", uid=uid, namespace="default"), hostname="web",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubeplane.apiserver.endpoints import subresources
 from kubeplane.apiserver.endpoints.handlers import PATCH_STRATEGIC, ResourceHandler, Response
 from kubeplane.apiserver.negotiation import Representation
 from kubeplane.apiserver.registry.context import (
@@ -16,7 +17,6 @@ from kubeplane.apiserver.registry.store import Store
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.catalog import ResourceInfo
 from kubeplane.machinery import errors, validation
-from kubeplane.machinery.errors import Cause
 from kubeplane.machinery.objects import clone
 from kubeplane.machinery.pruning import prune_unknown_fields
 from kubeplane.machinery.schema import Schemas
@@ -92,17 +92,7 @@ class CustomResourceHandler(ResourceHandler):
         }
 
     def apply_scale(self, current: JSON, scale: Any) -> JSON:
-        if not isinstance(scale, dict) or scale.get("kind") not in (None, "Scale"):
-            raise errors.bad_request("the body of the request must be an autoscaling/v1 Scale")
-        replicas = (scale.get("spec") or {}).get("replicas", 0)
-        name = current["metadata"]["name"]
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise errors.invalid("autoscaling", "Scale", name, [Cause(
-                "FieldValueInvalid", f"Invalid value: {replicas}: must be greater than or equal to 0",
-                "spec.replicas")])
-        rv = (scale.get("metadata") or {}).get("resourceVersion")
-        if rv and rv != current["metadata"].get("resourceVersion"):
-            raise errors.conflict("autoscaling", "scale", name, errors.OBJECT_MODIFIED)
+        replicas = subresources.requested_replicas(current, scale)
         updated = clone(current)
         jsonpath.set_value(updated, self._scale_paths()[0], replicas)
         return updated

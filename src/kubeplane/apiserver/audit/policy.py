@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kubeplane.apiserver.authz import UserInfo
 from kubeplane.apiserver.requestinfo import RequestInfo
+from kubeplane.machinery.configfile import read_yaml_file, typed_document
 
 API_VERSION = "audit.k8s.io/v1"
 
@@ -149,19 +148,12 @@ class Policy:
 
     @classmethod
     def load(cls, path: str | Path) -> Policy:
-        try:
-            document = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise PolicyError(f"reading audit policy {path}: {exc}") from exc
+        document = read_yaml_file(path, "audit policy", PolicyError)
         return cls.parse(document)
 
     @classmethod
     def parse(cls, document: Any) -> Policy:
-        if not isinstance(document, dict):
-            raise PolicyError("the audit policy is not an object")
-        if document.get("apiVersion") != API_VERSION or document.get("kind") != "Policy":
-            raise PolicyError(f"want kind Policy in {API_VERSION}, got kind {document.get('kind')!r} "
-                              f"in {document.get('apiVersion')!r}")
+        document = typed_document(document, "audit policy", API_VERSION, "Policy", PolicyError)
         rules = document.get("rules") or []
         if not isinstance(rules, list):
             raise PolicyError("rules: not a list")

@@ -39,6 +39,13 @@ def to_scale(obj: JSON) -> JSON:
 
 
 def apply_scale(current: JSON, scale: Any) -> JSON:
+    updated = clone(current)
+    updated.setdefault("spec", {})["replicas"] = requested_replicas(current, scale)
+    return updated
+
+
+def requested_replicas(current: JSON, scale: Any) -> int:
+    """The replicas a Scale body asks for, checked (kind, value, resourceVersion precondition)."""
     if not isinstance(scale, dict) or scale.get("kind") not in (None, "Scale"):
         raise errors.bad_request("the body of the request must be an autoscaling/v1 Scale")
     replicas = (scale.get("spec") or {}).get("replicas", 0)
@@ -50,9 +57,7 @@ def apply_scale(current: JSON, scale: Any) -> JSON:
     rv = (scale.get("metadata") or {}).get("resourceVersion")
     if rv and rv != current["metadata"].get("resourceVersion"):
         raise errors.conflict("autoscaling", "scale", name, errors.OBJECT_MODIFIED)
-    updated = clone(current)
-    updated.setdefault("spec", {})["replicas"] = replicas
-    return updated
+    return int(replicas)
 
 
 async def bind_pod(ctx: RequestContext, pods: Store, name: str, binding: Any) -> JSON:

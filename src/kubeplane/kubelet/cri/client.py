@@ -7,6 +7,8 @@ gRPC status code, so callers can tell "not found" from "runtime unavailable".
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -186,3 +188,16 @@ class CRIClient:
     async def remove_image(self, image: str) -> None:
         await self._call(IMAGE_SERVICE, "RemoveImage", pb.RemoveImageRequest(image=pb.ImageSpec(image=image)),
                          pb.RemoveImageResponse)
+
+
+async def wait_network_ready(cri: CRIClient, timeout: float = 15.0) -> None:
+    """Until the runtime reports NetworkReady (containerd has loaded a CNI config); TimeoutError
+    naming the runtime's conditions after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        conditions = {c.type: c.status for c in (await cri.status()).status.conditions}
+        if conditions.get("NetworkReady"):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"CNI network not ready: {conditions}")
+        await asyncio.sleep(0.05)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kubeplane.scheduler.framework.config import EXTENSION_POINTS, ConfigError, Profile
@@ -114,7 +114,8 @@ class Framework:
         return merged, Status()
 
     def run_filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        """The first rejection decides: later filters would only repeat why the node is out."""
+        """The first rejection decides: later filters would only repeat why the node is out.
+        (Its own loop: it runs for every node of every cycle, so it avoids a call per plugin.)"""
         for plugin in self.points["filter"]:
             if plugin.name in state.skip_filter_plugins:
                 continue
@@ -125,23 +126,13 @@ class Framework:
 
     def run_pre_filter_extension_add_pod(self, state: CycleState, pod: PodInfo, to_add: PodInfo,
                                          node: NodeInfo) -> Status:
-        for plugin in self.pre_filter_extensions:
-            if plugin.name in state.skip_filter_plugins:
-                continue
-            status = plugin.add_pod(state, pod, to_add, node)
-            if not status.ok:
-                return status.with_plugin(plugin.name)
-        return Status()
+        return _first_rejection(state, self.pre_filter_extensions,
+                                lambda plugin: plugin.add_pod(state, pod, to_add, node))
 
     def run_pre_filter_extension_remove_pod(self, state: CycleState, pod: PodInfo, to_remove: PodInfo,
                                             node: NodeInfo) -> Status:
-        for plugin in self.pre_filter_extensions:
-            if plugin.name in state.skip_filter_plugins:
-                continue
-            status = plugin.remove_pod(state, pod, to_remove, node)
-            if not status.ok:
-                return status.with_plugin(plugin.name)
-        return Status()
+        return _first_rejection(state, self.pre_filter_extensions,
+                                lambda plugin: plugin.remove_pod(state, pod, to_remove, node))
 
     def run_filter_with_nominated_pods(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Filter as if the pods nominated to this node (of at least the pod's priority) were there.
@@ -244,3 +235,14 @@ class Framework:
             if status.code != Code.SKIP:
                 return status.with_plugin(plugin.name)
         return Status.error("no bind plugin bound the pod")
+
+
+def _first_rejection(state: CycleState, plugins: Iterable[Any], call: Callable[[Any], Status]) -> Status:
+    """Run ``call`` on each plugin not skipped by PreFilter; the first non-ok status, named after it."""
+    for plugin in plugins:
+        if plugin.name in state.skip_filter_plugins:
+            continue
+        status = call(plugin)
+        if not status.ok:
+            return status.with_plugin(plugin.name)
+    return Status()

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubeplane.machinery.configfile import read_yaml_file, typed_document
 from kubeplane.storage.encryption.transformers import (
     AESCBCTransformer,
     AESGCMTransformer,
@@ -64,19 +63,12 @@ class EncryptionConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> EncryptionConfig:
-        try:
-            document = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise EncryptionConfigError(f"reading encryption provider config {path}: {exc}") from exc
+        document = read_yaml_file(path, "encryption provider config", EncryptionConfigError)
         return cls.parse(document)
 
     @classmethod
     def parse(cls, document: Any) -> EncryptionConfig:
-        if not isinstance(document, dict):
-            raise EncryptionConfigError("the encryption provider config is not an object")
-        if document.get("kind") != KIND or document.get("apiVersion") != API_VERSION:
-            raise EncryptionConfigError(f"want kind {KIND} in {API_VERSION}, got kind "
-                                        f"{document.get('kind')!r} in {document.get('apiVersion')!r}")
+        document = typed_document(document, "encryption provider config", API_VERSION, KIND, EncryptionConfigError)
         entries = document.get("resources")
         if not isinstance(entries, list) or not entries:
             raise EncryptionConfigError("resources: at least one entry is required")

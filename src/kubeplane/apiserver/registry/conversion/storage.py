@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from kubeplane.apiserver.registry.conversion.conversion import JSON, Conversion
@@ -62,10 +63,7 @@ class ConvertingStorage:
         return None if obj is None else self._up(obj)
 
     async def get_list(self, prefix: str, opts: st.ListOptions) -> st.ListResult:
-        inner_opts = st.ListOptions(resource_version=opts.resource_version,
-                                    resource_version_match=opts.resource_version_match, limit=opts.limit,
-                                    continue_token=opts.continue_token, predicate=self._predicate(opts.predicate))
-        result = await self.inner.get_list(prefix, inner_opts)
+        result = await self.inner.get_list(prefix, dataclasses.replace(opts, predicate=self._predicate(opts.predicate)))
         return st.ListResult([self._up(obj) for obj in result.items], result.resource_version,
                              result.continue_token, result.remaining_item_count)
 
@@ -85,9 +83,7 @@ class ConvertingStorage:
         return self._up(await self.inner.delete(key, preconditions, converted if validate else None))
 
     async def watch(self, prefix: str, opts: st.WatchOptions) -> st.Watcher:
-        inner_opts = st.WatchOptions(resource_version=opts.resource_version, predicate=self._predicate(opts.predicate),
-                                     allow_bookmarks=opts.allow_bookmarks,
-                                     send_initial_events=opts.send_initial_events, trigger=opts.trigger)
+        inner_opts = dataclasses.replace(opts, predicate=self._predicate(opts.predicate))
         return _ConvertingWatcher(await self.inner.watch(prefix, inner_opts), self._up)
 
     async def current_revision(self) -> int:
