@@ -14,6 +14,7 @@ from kubeplane.machinery.validation import field as f
 from kubeplane.machinery.validation import names as name_checks
 
 from . import names, structural
+from .cel import validate_schema_rules
 
 JSON = dict[str, Any]
 
@@ -107,7 +108,9 @@ def _version(version: JSON, path: str) -> list[Cause]:
     if schema is None:
         causes.append(f.required(f"{path}.schema.openAPIV3Schema", "schemas are required"))
     else:
-        causes += structural.validate_schema(schema, f"{path}.schema.openAPIV3Schema")
+        schema_path = f"{path}.schema.openAPIV3Schema"
+        causes += structural.validate_schema(schema, schema_path)
+        causes += validate_schema_rules(schema, schema_path)
     causes += _subresources(version.get("subresources"), f"{path}.subresources")
     for i, column in enumerate(version.get("additionalPrinterColumns") or ()):
         if isinstance(column, dict):

@@ -13,6 +13,7 @@ from kubeplane.machinery.validation import meta
 from kubeplane.machinery.validation import names as name_checks
 
 from . import crd_validation, names, objectvalidation
+from .cel import validate_object
 from .defaulting import apply_defaults
 
 JSON = dict[str, Any]
@@ -84,7 +85,15 @@ class CustomResourceStrategy(Strategy):
     def validate(self, ctx: RequestContext, obj: JSON) -> list[Cause]:
         causes = meta.validate(obj, name_checks.dns1123_subdomain, self.info.namespaced)
         causes += objectvalidation.validate_value(obj, self.schema)
+        causes += self._validation_rules(causes, obj, None)
         return f.dedupe(causes)
+
+    def _validation_rules(self, schema_causes: list[Cause], obj: JSON, old: JSON | None) -> list[Cause]:
+        """CEL rules run only over a well-typed object, as upstream (hasBlockingErr)."""
+        if any(c.type == f.TYPE_INVALID for c in schema_causes):
+            return [f.invalid("<nil>", None, "some validation rules were not checked because the object was "
+                                             "invalid; correct the existing errors to complete validation")]
+        return validate_object(obj, old, self.schema)
 
     def prepare_for_update(self, ctx: RequestContext, new: JSON, old: JSON) -> None:
         if self.has_status_subresource:
@@ -98,5 +107,6 @@ class CustomResourceStrategy(Strategy):
     def validate_update(self, ctx: RequestContext, new: JSON, old: JSON) -> list[Cause]:
         causes = meta.validate_update(new, old)
         causes += objectvalidation.validate_value(new, self.schema)
+        causes += self._validation_rules(causes, new, old)
         return f.dedupe(causes)
 
