@@ -169,7 +169,8 @@ async def start_cluster(paths: ClusterPaths, options: UpOptions, progress: Progr
             if kind == "controller-manager":
                 argv += [f"--root-ca-file={paths.pki.ca_cert}",
                          f"--cluster-signing-cert-file={paths.pki.ca_cert}",
-                         f"--cluster-signing-key-file={paths.pki.ca_key}"]
+                         f"--cluster-signing-key-file={paths.pki.ca_key}",
+                         "--use-service-account-credentials"]
             launched_controllers.append((replica, _start(paths, record, replica, argv)))
     # Returned only once every replica answers /healthz, so `status` right after `up` is healthy.
     await asyncio.gather(*(

@@ -2,7 +2,9 @@
 
 Only what our components and tests use is understood: server, CA (data or file), client
 certificate/key (data or file), bearer token (inline or file), insecure-skip-tls-verify and
-contexts. Exec and auth-provider plugins are out of scope.
+contexts. Exec and auth-provider plugins are out of scope; in their place a program may hand a
+``TokenSource`` (e.g. the controller manager's per-controller service-account tokens, which it
+requests and refreshes itself).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import base64
 import os
 import ssl
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -22,6 +24,12 @@ SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 class ConfigError(Exception):
     pass
+
+
+class TokenSource(Protocol):
+    """Hands out a current bearer token, renewing it as it sees fit (asked before every request)."""
+
+    async def token(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,8 @@ class ClientConfig:
     token_file: Path | None = None
     insecure_skip_tls_verify: bool = False
     namespace: str = "default"
+    # Wins over token/token_file; not part of equality (it is a live object, not configuration).
+    token_source: TokenSource | None = field(default=None, compare=False)
 
     def bearer_token(self) -> str | None:
         """The token to send; a token file is re-read so rotated service-account tokens work."""

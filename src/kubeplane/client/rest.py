@@ -130,9 +130,10 @@ class Client:
                 headers={"User-Agent": self.user_agent, "Accept": "application/json"})
         return self._session
 
-    def _headers(self, content_type: str | None) -> dict[str, str]:
+    async def _headers(self, content_type: str | None) -> dict[str, str]:
         headers: dict[str, str] = {}
-        token = self.config.bearer_token()
+        source = self.config.token_source
+        token = await source.token() if source is not None else self.config.bearer_token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if content_type:
@@ -170,7 +171,7 @@ class Client:
                             content_type: str | None) -> JSON:
         session = self._session_for_loop()
         async with session.request(method, self.config.server + path, params=_query(params), data=data,
-                                   headers=self._headers(content_type),
+                                   headers=await self._headers(content_type),
                                    timeout=aiohttp.ClientTimeout(total=self._timeout)) as response:
             raw = await response.read()
             if response.status >= 400:
@@ -280,7 +281,7 @@ class Client:
         # No total timeout: a watch lasts as long as the server keeps it; sock_connect still bounds set-up.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout)
         async with session.get(self.config.server + resource_path(resource, namespace), params=params,
-                               headers=self._headers(None), timeout=timeout) as response:
+                               headers=await self._headers(None), timeout=timeout) as response:
             if response.status >= 400:
                 raise self._error(response, await response.read())
             try:

@@ -249,13 +249,13 @@ def create_cluster_pki(directory: Path, service_cidr: str) -> ClusterPKI:
     write_certified_key(issue_apiserver_cert(ca, service_cidr), pki.apiserver_cert, pki.apiserver_key)
     write_certified_key(issue_client_cert(ca, ADMIN_COMMON_NAME, [ADMIN_ORGANIZATION]),
                         pki.admin_cert, pki.admin_key)
-    # Upstream's controller manager acts through one service-account token per controller
-    # (--use-service-account-credentials), which needs service-account tokens (not built yet); until
-    # then it is in system:masters, like a kubeadm controller manager without that flag would need.
+    # The controller manager is system:kube-controller-manager (not in system:masters): it reads
+    # through its shared informers and asks for tokens; each controller writes with its own
+    # kube-system service account's token (--use-service-account-credentials).
     # The API server's identity towards kubelets (logs, exec, port-forward), as kubeadm's
     # apiserver-kubelet-client certificate: the kubelets' SubjectAccessReviews allow it.
     identities: tuple[tuple[str, str, list[str]], ...] = (
-        ("controller-manager", CONTROLLER_MANAGER_USER, [ADMIN_ORGANIZATION]),
+        ("controller-manager", CONTROLLER_MANAGER_USER, []),
         ("scheduler", SCHEDULER_USER, []),
         ("apiserver-kubelet-client", APISERVER_KUBELET_CLIENT_USER, [ADMIN_ORGANIZATION]))
     for component, user, groups in identities:

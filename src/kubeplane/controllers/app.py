@@ -39,6 +39,7 @@ from kubeplane.component.health import (
 )
 from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
+from kubeplane.controllers.clientbuilder import ServiceAccountClientBuilder
 from kubeplane.controllers.controller import ControllerContext
 from kubeplane.controllers.manager import ControllerManager, UnknownControllerError, enabled_controllers
 
@@ -65,6 +66,7 @@ class Options:
     log_file: str
     bind_address: str = "127.0.0.1"
     secure_port: int = 0
+    use_service_account_credentials: bool = False
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -88,6 +90,9 @@ def parse_args(argv: list[str]) -> Options:
                    help="address for /healthz, /livez, /readyz and /metrics (plain HTTP)")
     p.add_argument("--secure-port", type=int, default=0,
                    help="port for the health and metrics endpoints; 0 (the default) disables them")
+    p.add_argument("--use-service-account-credentials", type=parse_bool, nargs="?", const=True, default=False,
+                   help="run each controller with its own kube-system service account's token "
+                        "(from the TokenRequest API) instead of this process's credentials")
     p.add_argument("--log-file", default="")
     ns = vars(p.parse_args(argv))
     ns["controllers"] = [c.strip() for c in ns["controllers"].split(",") if c.strip()]
@@ -123,8 +128,11 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
     async with Client(config, component="controller-manager") as client:
 
         async def run_controllers() -> None:
+            # The shared informers (and leader election) use this process's own credentials.
+            builder = ServiceAccountClientBuilder(client) if opts.use_service_account_credentials else None
             ctx = ControllerContext(client, SharedInformerFactory(client), root_ca=root_ca,
-                                    cluster_signing_cert=signing_cert, cluster_signing_key=signing_key)
+                                    cluster_signing_cert=signing_cert, cluster_signing_key=signing_key,
+                                    client_builder=builder)
             await ControllerManager(ctx, enabled_controllers(opts.controllers)).run()
 
         registry = CollectorRegistry()

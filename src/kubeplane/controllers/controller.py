@@ -13,7 +13,7 @@ import abc
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from kubeplane.client import (
@@ -33,6 +33,7 @@ from kubeplane.client import (
     ShutDown,
     meta_namespace_key,
 )
+from kubeplane.controllers.clientbuilder import ClientBuilder
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,13 @@ class Controller(Protocol):
 
 @dataclass
 class ControllerContext:
-    """Everything a controller constructor may use; one informer factory shared by all."""
+    """Everything a controller constructor may use; one informer factory shared by all.
+
+    ``client`` is what the controller writes (and records events) through. With a
+    ``client_builder`` (``--use-service-account-credentials``) the manager hands each controller
+    ``for_controller(<its service account>)``, whose client acts as that account; the informers
+    stay the manager's own.
+    """
 
     client: Client
     informers: SharedInformerFactory
@@ -58,17 +65,29 @@ class ControllerContext:
     # PEM CA certificate and key that sign CSRs for the kubernetes.io signers (--cluster-signing-*).
     cluster_signing_cert: bytes = b""
     cluster_signing_key: bytes = b""
-    _recorders: dict[str, EventRecorder] = field(default_factory=dict)
+    client_builder: ClientBuilder | None = None
+    # Shared by every context derived with for_controller, so stop() reaches all of them; keyed by
+    # (component, client) because two controllers acting as different accounts need two recorders.
+    _recorders: dict[tuple[str, Client], EventRecorder] = field(default_factory=dict)
+
+    def for_controller(self, service_account: str) -> ControllerContext:
+        """The context of the controller that acts as ``service_account`` (this one without a builder)."""
+        if self.client_builder is None:
+            return self
+        return replace(self, client=self.client_builder.client_for(service_account))
 
     def recorder(self, component: str) -> EventRecorder:
         """The event recorder for one controller (events name it as their source)."""
-        if component not in self._recorders:
-            self._recorders[component] = EventRecorder(self.client, component, clock=self.clock)
-        return self._recorders[component]
+        key = (component, self.client)
+        if key not in self._recorders:
+            self._recorders[key] = EventRecorder(self.client, component, clock=self.clock)
+        return self._recorders[key]
 
     async def stop(self) -> None:
         for recorder in self._recorders.values():
             await recorder.stop()
+        if self.client_builder is not None:
+            await self.client_builder.close()
 
 
 def unwrap_tombstone(obj: JSON | DeletedFinalStateUnknown) -> JSON:

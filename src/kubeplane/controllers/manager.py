@@ -46,33 +46,55 @@ class ControllerSpec:
     workers: int = 1
     aliases: tuple[str, ...] = ()
     enabled_by_default: bool = True
+    # The kube-system service account it acts as under --use-service-account-credentials (upstream's
+    # name, bound to system:controller:<name> in apiserver/authz/bootstrap/controller_roles.py);
+    # "" acts as the controller manager itself.
+    service_account: str = ""
 
 
 # Names as upstream's --controllers takes them (the newer "-controller" names and the short aliases);
 # worker counts are upstream's --concurrent-*-syncs defaults.
 REGISTRY: dict[str, ControllerSpec] = {
-    "deployment-controller": ControllerSpec(DeploymentController, workers=5, aliases=("deployment",)),
-    "replicaset-controller": ControllerSpec(ReplicaSetController, workers=5, aliases=("replicaset",)),
-    "namespace-controller": ControllerSpec(NamespaceController, workers=10, aliases=("namespace",)),
-    "serviceaccount-controller": ControllerSpec(ServiceAccountController, workers=5, aliases=("serviceaccount",)),
+    "deployment-controller": ControllerSpec(DeploymentController, workers=5, aliases=("deployment",),
+                                            service_account="deployment-controller"),
+    "replicaset-controller": ControllerSpec(ReplicaSetController, workers=5, aliases=("replicaset",),
+                                            service_account="replicaset-controller"),
+    "namespace-controller": ControllerSpec(NamespaceController, workers=10, aliases=("namespace",),
+                                           service_account="namespace-controller"),
+    "serviceaccount-controller": ControllerSpec(ServiceAccountController, workers=5, aliases=("serviceaccount",),
+                                                service_account="service-account-controller"),
     "root-ca-certificate-publisher-controller": ControllerSpec(_root_ca_publisher,
-                                                               aliases=("root-ca-cert-publisher",)),
-    "garbage-collector-controller": ControllerSpec(GarbageCollector, workers=20, aliases=("garbagecollector",)),
-    "job-controller": ControllerSpec(JobController, workers=5, aliases=("job",)),
-    "cronjob-controller": ControllerSpec(CronJobController, workers=5, aliases=("cronjob",)),
+                                                               aliases=("root-ca-cert-publisher",),
+                                                               service_account="root-ca-cert-publisher"),
+    "garbage-collector-controller": ControllerSpec(GarbageCollector, workers=20, aliases=("garbagecollector",),
+                                                   service_account="generic-garbage-collector"),
+    "job-controller": ControllerSpec(JobController, workers=5, aliases=("job",), service_account="job-controller"),
+    "cronjob-controller": ControllerSpec(CronJobController, workers=5, aliases=("cronjob",),
+                                         service_account="cronjob-controller"),
     "ttl-after-finished-controller": ControllerSpec(TTLAfterFinishedController, workers=5,
-                                                    aliases=("ttl-after-finished",)),
-    "endpoints-controller": ControllerSpec(EndpointsController, workers=5, aliases=("endpoint",)),
-    "endpointslice-controller": ControllerSpec(EndpointSliceController, workers=5, aliases=("endpointslice",)),
-    "statefulset-controller": ControllerSpec(StatefulSetController, workers=5, aliases=("statefulset",)),
-    "daemonset-controller": ControllerSpec(DaemonSetController, workers=2, aliases=("daemonset",)),
-    "node-lifecycle-controller": ControllerSpec(NodeLifecycleController, aliases=("nodelifecycle",)),
-    "pod-garbage-collector-controller": ControllerSpec(PodGCController, aliases=("podgc",)),
-    "disruption-controller": ControllerSpec(DisruptionController, aliases=("disruption",)),
-    "resourcequota-controller": ControllerSpec(ResourceQuotaController, workers=5, aliases=("resourcequota",)),
-    "certificatesigningrequest-signing-controller": ControllerSpec(csr_signing_controller, aliases=("csrsigning",)),
+                                                    aliases=("ttl-after-finished",),
+                                                    service_account="ttl-after-finished-controller"),
+    "endpoints-controller": ControllerSpec(EndpointsController, workers=5, aliases=("endpoint",),
+                                           service_account="endpoint-controller"),
+    "endpointslice-controller": ControllerSpec(EndpointSliceController, workers=5, aliases=("endpointslice",),
+                                               service_account="endpointslice-controller"),
+    "statefulset-controller": ControllerSpec(StatefulSetController, workers=5, aliases=("statefulset",),
+                                             service_account="statefulset-controller"),
+    "daemonset-controller": ControllerSpec(DaemonSetController, workers=2, aliases=("daemonset",),
+                                           service_account="daemon-set-controller"),
+    "node-lifecycle-controller": ControllerSpec(NodeLifecycleController, aliases=("nodelifecycle",),
+                                                service_account="node-controller"),
+    "pod-garbage-collector-controller": ControllerSpec(PodGCController, aliases=("podgc",),
+                                                       service_account="pod-garbage-collector"),
+    "disruption-controller": ControllerSpec(DisruptionController, aliases=("disruption",),
+                                            service_account="disruption-controller"),
+    "resourcequota-controller": ControllerSpec(ResourceQuotaController, workers=5, aliases=("resourcequota",),
+                                               service_account="resourcequota-controller"),
+    "certificatesigningrequest-signing-controller": ControllerSpec(csr_signing_controller, aliases=("csrsigning",),
+                                                                   service_account="certificate-controller"),
     "certificatesigningrequest-approving-controller": ControllerSpec(CSRApprovingController,
-                                                                     aliases=("csrapproving",)),
+                                                                     aliases=("csrapproving",),
+                                                                     service_account="certificate-controller"),
 }
 
 
@@ -112,7 +134,7 @@ class ControllerManager:
         self.controllers: list[tuple[Controller, int]] = []
         for name in names:
             spec = registry[name]
-            controller = spec.constructor(ctx)
+            controller = spec.constructor(ctx.for_controller(spec.service_account) if spec.service_account else ctx)
             if controller is not None:
                 self.controllers.append((controller, spec.workers))
 

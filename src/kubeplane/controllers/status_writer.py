@@ -9,11 +9,14 @@ from kubeplane.client import Client, Conflict, Resource
 JSON = dict[str, Any]
 
 
-async def write_status(client: Client, resource: Resource, obj: JSON, status: JSON) -> JSON:
+async def write_status(client: Client, resource: Resource, obj: JSON, status: JSON,
+                       refresh_on_conflict: bool = True) -> JSON:
     """PUT ``status`` onto ``obj`` unless it is already there; returns the object as stored.
 
     A Conflict (the cached copy was stale) is retried once on a fresh read: status is computed
-    from the children, not from the parent's old status, so it still applies.
+    from the children, not from the parent's old status, so it still applies. Controllers whose
+    role has no ``get`` (resourcequota-controller) pass ``refresh_on_conflict=False``: the Conflict
+    propagates and the work queue retries once the informer has the newer copy, as upstream.
     """
     if (obj.get("status") or {}) == status:
         return obj
@@ -21,6 +24,8 @@ async def write_status(client: Client, resource: Resource, obj: JSON, status: JS
     try:
         return await client.update(resource, body, subresource="status")
     except Conflict:
+        if not refresh_on_conflict:
+            raise
         meta = obj["metadata"]
         fresh = await client.get(resource, meta["name"], meta.get("namespace"))
         if fresh["metadata"].get("uid") != meta.get("uid"):

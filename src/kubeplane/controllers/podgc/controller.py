@@ -151,9 +151,10 @@ class PodGCController:
         meta = pod["metadata"]
         try:
             if not is_terminated(pod):
-                fresh = await self.client.get(PODS, meta["name"], meta.get("namespace"))
+                # From the informer's copy, guarded by its resourceVersion (a Conflict waits for the
+                # next pass): pod-garbage-collector may not ``get`` pods, as upstream.
                 if condition is not None:
-                    await set_pod_condition(self.client, fresh, condition, self.clock.wall(), phase="Failed")
+                    await set_pod_condition(self.client, pod, condition, self.clock.wall(), phase="Failed")
                 else:
                     await self.client.patch(PODS, meta["name"], {"status": {"phase": "Failed"}},
                                             meta.get("namespace"), subresource="status")

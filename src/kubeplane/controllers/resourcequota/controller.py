@@ -110,7 +110,8 @@ class ResourceQuotaController(ResourceController):
         computed = await self.usage(namespace, quota, set(hard), self.clock.wall())
         used = {k: v for k, v in previous.items() if k in hard}
         used.update({k: str(v) for k, v in computed.items()})
-        await write_status(self.client, RESOURCEQUOTAS, quota, {"hard": hard, "used": used})
+        await write_status(self.client, RESOURCEQUOTAS, quota, {"hard": hard, "used": used},
+                           refresh_on_conflict=False)
 
     async def usage(self, namespace: str, quota: JSON, names: set[str], now: datetime) -> dict[str, Quantity]:
         """Upstream's CalculateUsage: per evaluator that covers some of ``names``, the summed

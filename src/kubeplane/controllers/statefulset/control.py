@@ -185,10 +185,12 @@ class SetUpdate:
                 refs = claim_owner_refs(self.set_, pod, cached)
                 if refs is None:
                     continue
-                meta = cached["metadata"]
-                patch = {"metadata": {"ownerReferences": refs or None, "resourceVersion": meta["resourceVersion"]}}
+                # An update, not a patch: statefulset-controller is granted only ``update`` on claims.
+                meta = {**cached["metadata"], "ownerReferences": refs}
+                if not refs:
+                    del meta["ownerReferences"]
                 try:
-                    await self.client.patch(PERSISTENTVOLUMECLAIMS, meta["name"], patch, meta.get("namespace"))
+                    await self.client.update(PERSISTENTVOLUMECLAIMS, {**cached, "metadata": meta})
                 except NotFound:
                     pass
 
