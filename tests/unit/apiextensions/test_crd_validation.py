@@ -40,6 +40,21 @@ def test_names_scope_group_and_versions() -> None:
                and line.endswith("must have exactly one version marked as storage version") for line in out)
 
 
+def test_webhook_conversion_settings_are_validated_with_the_crd() -> None:
+    crd = _crd(conversion={"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v9"]}})
+    causes = crd_validation.validate_crd(crd)
+    fields = {c.field for c in causes}
+    assert "spec.conversion.webhookClientConfig" in fields
+    assert "spec.conversion.conversionReviewVersions" in fields
+    good = _crd(conversion={"strategy": "Webhook", "webhook": {
+        "conversionReviewVersions": ["v1"], "clientConfig": {"url": "https://127.0.0.1:9443/convert"}}})
+    assert crd_validation.validate_crd(good) == []
+    # A CRD that already listed no review version this server speaks may still be updated.
+    old = _crd(conversion={"strategy": "Webhook", "webhook": {
+        "conversionReviewVersions": ["v9"], "clientConfig": {"url": "https://127.0.0.1:9443/convert"}}})
+    assert crd_validation.validate_crd_update(old, old) == []
+
+
 def test_scope_and_kind_immutable_once_established() -> None:
     old = _crd()
     old["status"] = {"conditions": [{"type": "Established", "status": "True"}]}

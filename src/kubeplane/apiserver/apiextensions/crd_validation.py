@@ -15,6 +15,8 @@ from kubeplane.machinery.validation import names as name_checks
 
 from . import names, structural
 from .cel import validate_schema_rules
+from .conversion_validation import validate_webhook_conversion
+from .conversion_webhook import SUPPORTED_REVIEW_VERSIONS
 
 JSON = dict[str, Any]
 
@@ -31,7 +33,7 @@ def _versions_value(crd: JSON) -> f.Rendered:
     return f.Rendered(f"[]apiextensions.CustomResourceDefinitionVersion{{{listed}}}")
 
 
-def validate_crd(crd: JSON) -> list[Cause]:
+def validate_crd(crd: JSON, require_recognized_review_version: bool = True) -> list[Cause]:
     spec = names.spec(crd)
     causes: list[Cause] = []
     group = str(spec.get("group") or "")
@@ -47,12 +49,14 @@ def validate_crd(crd: JSON) -> list[Cause]:
     causes += _required_names(raw_names if isinstance(raw_names, dict) else {})
     causes += validate_names(requested, "spec.names")
     causes += _conversion(spec.get("conversion"))
+    causes += validate_webhook_conversion(spec, require_recognized_review_version)
     return causes
 
 
 def validate_crd_update(new: JSON, old: JSON) -> list[Cause]:
-    causes = validate_crd(new)
     spec, old_spec = names.spec(new), names.spec(old)
+    # Upstream lets a CRD whose webhook already listed no review version this server speaks be updated.
+    causes = validate_crd(new, require_recognized_review_version=_speaks_review_version(old_spec))
     if names.is_true(old, names.ESTABLISHED):
         causes += f.immutable("spec.scope", spec.get("scope"), old_spec.get("scope"))
         causes += f.immutable("spec.names.kind", (spec.get("names") or {}).get("kind"),
@@ -193,8 +197,15 @@ def _conversion(conversion: Any) -> list[Cause]:
         return []
     causes = f.one_of("spec.conversion.strategy", conversion.get("strategy") or "", CONVERSION_STRATEGIES)
     webhook = conversion.get("webhook")
-    if conversion.get("strategy") == "Webhook" and not isinstance(webhook, dict):
-        causes.append(f.required("spec.conversion.webhook", "required when strategy is set to Webhook"))
-    elif conversion.get("strategy") == "None" and webhook is not None:
+    if conversion.get("strategy") == "None" and webhook is not None:
         causes.append(f.forbidden("spec.conversion.webhook", "should not be set when strategy is not set to Webhook"))
     return causes
+
+
+def _speaks_review_version(spec: JSON) -> bool:
+    conversion = spec.get("conversion")
+    if not isinstance(conversion, dict) or conversion.get("strategy") != "Webhook":
+        return True
+    webhook = conversion.get("webhook")
+    listed = (webhook.get("conversionReviewVersions") if isinstance(webhook, dict) else None) or ()
+    return any(v in SUPPORTED_REVIEW_VERSIONS for v in listed)

@@ -4,8 +4,11 @@ Every API server replica runs one ``CustomResourceServing``. For each CRD it see
 names status current (NamesAccepted, Established), and once the names are accepted it serves
 every served version: one storage (a watch cache over ``/registry/<group>/<plural>/``) per CRD,
 versions other than the storage version reading and writing through it with only apiVersion
-rewritten (the ``None`` conversion). A CRD being deleted is marked Terminating, its objects are
-deleted, then its clean-up finalizer is removed and the resource stops being served.
+rewritten (the ``None`` conversion) or through the CRD's conversion webhook (``Webhook``: every
+version, the storage one included, since objects stored under an older version are converted
+too). A CRD being deleted is marked Terminating, its objects are deleted (read through the storage
+version, so a broken webhook cannot block it), then its clean-up finalizer is removed and the
+resource stops being served.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeplane.apiserver.admission.objects import ClusterObjects
+from kubeplane.apiserver.admission.webhook.client import WebhookClient
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.conversion import ConvertingStorage
 from kubeplane.apiserver.registry.conversion.conversion import Conversion
@@ -32,6 +37,8 @@ from kubeplane.machinery.schema import Schemas
 from kubeplane.storage import interface as st
 
 from . import names, naming
+from .conversion_storage import WebhookConversion, WebhookConvertingStorage
+from .conversion_webhook import WebhookConverter
 from .handler import CustomResourceHandler
 from .printing import printer_for_columns
 from .strategy import CustomResourceStrategy
@@ -81,6 +88,15 @@ def resource_infos(crd: JSON) -> list[tuple[ResourceInfo, JSON]]:
     return out
 
 
+def webhook_conversion(crd: JSON) -> JSON | None:
+    """``spec.conversion.webhook`` when the CRD converts through a webhook, else None."""
+    conversion = names.spec(crd).get("conversion") or {}
+    if conversion.get("strategy") != "Webhook":
+        return None
+    webhook = conversion.get("webhook")
+    return webhook if isinstance(webhook, dict) else {}
+
+
 def _api_version_rewriter(group_version: str) -> Callable[[JSON], JSON]:
     def rewrite(obj: JSON) -> JSON:
         if "apiVersion" not in obj:
@@ -104,6 +120,8 @@ class CustomResourceServing:
         self.generation = 0
         self._task: asyncio.Task[None] | None = None
         self._cleanups: dict[str, asyncio.Task[None]] = {}
+        # Conversion webhooks are dialled as admission webhooks are (url or service, caBundle).
+        self.webhook_client = WebhookClient(ClusterObjects(registry.stores))
 
     # -- what is served --------------------------------------------------------------------------
     def resources(self) -> list[ResourceInfo]:
@@ -128,6 +146,7 @@ class CustomResourceServing:
                 await task
         for name in list(self.served):
             await self._unserve(name)
+        await self.webhook_client.close()
 
     async def _follow(self, synced: asyncio.Event) -> None:
         while True:
@@ -231,7 +250,12 @@ class CustomResourceServing:
         subresources = version.get("subresources") or {}
         strategy = CustomResourceStrategy(info, self.registry.catalog.minor, schema, "status" in subresources)
         storage: st.Storage = served.storage
-        if info.version != storage_version:
+        webhook = webhook_conversion(served.crd)
+        if webhook is not None:
+            converter = WebhookConverter(self.webhook_client, webhook)
+            storage = WebhookConvertingStorage(served.storage, WebhookConversion(
+                converter, info.group_version, f"{info.group}/{storage_version}"))
+        elif info.version != storage_version:
             storage_gv = f"{info.group}/{storage_version}"
             storage = ConvertingStorage(served.storage, Conversion(
                 info.group, storage_version, info.resource,
@@ -275,8 +299,7 @@ class CustomResourceServing:
                                                                        "CustomResource deletion is in progress"))
             served = self.served.get(name)
             if served is not None:
-                handler = next(iter(served.handlers.values()))
-                await _delete_all(handler.store)
+                await _delete_all(_storage_version_handler(served).store)
             await self._remove_finalizer(name)
         except asyncio.CancelledError:
             raise
@@ -298,6 +321,14 @@ class CustomResourceServing:
 
         with contextlib.suppress(errors.StatusError):
             await self.crd_store.update(RequestContext(user="system:apiserver"), name, produce)
+
+
+def _storage_version_handler(served: ServedCRD) -> CustomResourceHandler:
+    """The storage version's handler when it is served (it reads objects without a conversion
+    webhook, so a broken webhook cannot block the clean-up), else the first one."""
+    storage = str((names.storage_version(served.crd) or {}).get("name", ""))
+    return next((h for h in served.handlers.values() if h.info.version == storage),
+                next(iter(served.handlers.values())))
 
 
 def _terminating(crd: JSON, reason: str, message: str) -> JSON:
