@@ -67,6 +67,8 @@ class Options:
     bind_address: str = "127.0.0.1"
     secure_port: int = 0
     use_service_account_credentials: bool = False
+    horizontal_pod_autoscaler_sync_period: float = 15.0
+    horizontal_pod_autoscaler_downscale_stabilization: float = 300.0
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -93,6 +95,10 @@ def parse_args(argv: list[str]) -> Options:
     p.add_argument("--use-service-account-credentials", type=parse_bool, nargs="?", const=True, default=False,
                    help="run each controller with its own kube-system service account's token "
                         "(from the TokenRequest API) instead of this process's credentials")
+    p.add_argument("--horizontal-pod-autoscaler-sync-period", type=parse_duration, default=15.0,
+                   help="how often each HorizontalPodAutoscaler is evaluated")
+    p.add_argument("--horizontal-pod-autoscaler-downscale-stabilization", type=parse_duration, default=300.0,
+                   help="the window of recommendations a scale-down takes the highest of")
     p.add_argument("--log-file", default="")
     ns = vars(p.parse_args(argv))
     ns["controllers"] = [c.strip() for c in ns["controllers"].split(",") if c.strip()]
@@ -132,7 +138,9 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
             builder = ServiceAccountClientBuilder(client) if opts.use_service_account_credentials else None
             ctx = ControllerContext(client, SharedInformerFactory(client), root_ca=root_ca,
                                     cluster_signing_cert=signing_cert, cluster_signing_key=signing_key,
-                                    client_builder=builder)
+                                    client_builder=builder,
+                                    hpa_sync_period=opts.horizontal_pod_autoscaler_sync_period,
+                                    hpa_downscale_stabilization=opts.horizontal_pod_autoscaler_downscale_stabilization)
             await ControllerManager(ctx, enabled_controllers(opts.controllers)).run()
 
         registry = CollectorRegistry()

@@ -66,6 +66,8 @@ class ControllerContext:
     cluster_signing_cert: bytes = b""
     cluster_signing_key: bytes = b""
     client_builder: ClientBuilder | None = None
+    hpa_sync_period: float = 15.0  # --horizontal-pod-autoscaler-sync-period
+    hpa_downscale_stabilization: float = 300.0  # --horizontal-pod-autoscaler-downscale-stabilization
     # Shared by every context derived with for_controller, so stop() reaches all of them; keyed by
     # (component, client) because two controllers acting as different accounts need two recorders.
     _recorders: dict[tuple[str, Client], EventRecorder] = field(default_factory=dict)

@@ -20,6 +20,7 @@ from kubeplane.controllers.garbagecollector import GarbageCollector
 from kubeplane.controllers.job import JobController
 from kubeplane.controllers.namespace import NamespaceController
 from kubeplane.controllers.nodelifecycle import NodeLifecycleController
+from kubeplane.controllers.podautoscaler import HorizontalPodAutoscalerController
 from kubeplane.controllers.podgc import PodGCController
 from kubeplane.controllers.replicaset import ReplicaSetController
 from kubeplane.controllers.resourcequota import ResourceQuotaController
@@ -36,6 +37,11 @@ def _root_ca_publisher(ctx: ControllerContext) -> Controller | None:
         log.warning("root-ca-cert-publisher: no --root-ca-file; not starting")
         return None
     return RootCAPublisher(ctx)
+
+
+def _horizontal_pod_autoscaler(ctx: ControllerContext) -> Controller:
+    return HorizontalPodAutoscalerController(ctx, sync_period=ctx.hpa_sync_period,
+                                             downscale_stabilization=int(ctx.hpa_downscale_stabilization))
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,9 @@ REGISTRY: dict[str, ControllerSpec] = {
     "certificatesigningrequest-approving-controller": ControllerSpec(CSRApprovingController,
                                                                      aliases=("csrapproving",),
                                                                      service_account="certificate-controller"),
+    "horizontal-pod-autoscaler-controller": ControllerSpec(_horizontal_pod_autoscaler, workers=5,
+                                                           aliases=("horizontalpodautoscaling",),
+                                                           service_account="horizontal-pod-autoscaler"),
 }
 
 

@@ -55,6 +55,16 @@ def test_webhook_conversion_settings_are_validated_with_the_crd() -> None:
     assert crd_validation.validate_crd_update(old, old) == []
 
 
+def test_protected_groups_need_the_api_approval_annotation() -> None:
+    crd = _crd(group="metrics.k8s.io")
+    crd["metadata"]["name"] = "widgets.metrics.k8s.io"
+    assert _rendered(crd_validation.validate_crd(crd)) == {
+        "metadata.annotations[api-approved.kubernetes.io]: Required value: protected groups must have approval "
+        'annotation "api-approved.kubernetes.io", see https://github.com/kubernetes/enhancements/pull/1111'}
+    crd["metadata"]["annotations"] = {"api-approved.kubernetes.io": "unapproved, testing"}
+    assert crd_validation.validate_crd(crd) == []
+
+
 def test_scope_and_kind_immutable_once_established() -> None:
     old = _crd()
     old["status"] = {"conditions": [{"type": "Established", "status": "True"}]}

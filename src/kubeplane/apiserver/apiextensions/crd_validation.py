@@ -33,10 +33,13 @@ def _versions_value(crd: JSON) -> f.Rendered:
     return f.Rendered(f"[]apiextensions.CustomResourceDefinitionVersion{{{listed}}}")
 
 
-def validate_crd(crd: JSON, require_recognized_review_version: bool = True) -> list[Cause]:
+def validate_crd(crd: JSON, require_recognized_review_version: bool = True,
+                 require_api_approval: bool = True) -> list[Cause]:
     spec = names.spec(crd)
     causes: list[Cause] = []
     group = str(spec.get("group") or "")
+    if require_api_approval:
+        causes += _api_approval(crd, group)
     requested = names.Names.of(spec.get("names"))
     expected = f"{requested.plural}.{group}"
     name = str((crd.get("metadata") or {}).get("name") or "")
@@ -56,7 +59,8 @@ def validate_crd(crd: JSON, require_recognized_review_version: bool = True) -> l
 def validate_crd_update(new: JSON, old: JSON) -> list[Cause]:
     spec, old_spec = names.spec(new), names.spec(old)
     # Upstream lets a CRD whose webhook already listed no review version this server speaks be updated.
-    causes = validate_crd(new, require_recognized_review_version=_speaks_review_version(old_spec))
+    causes = validate_crd(new, require_recognized_review_version=_speaks_review_version(old_spec),
+                          require_api_approval=_annotations(old).get(API_APPROVED) is not None)
     if names.is_true(old, names.ESTABLISHED):
         causes += f.immutable("spec.scope", spec.get("scope"), old_spec.get("scope"))
         causes += f.immutable("spec.names.kind", (spec.get("names") or {}).get("kind"),
@@ -209,3 +213,24 @@ def _speaks_review_version(spec: JSON) -> bool:
     webhook = conversion.get("webhook")
     listed = (webhook.get("conversionReviewVersions") if isinstance(webhook, dict) else None) or ()
     return any(v in SUPPORTED_REVIEW_VERSIONS for v in listed)
+
+
+API_APPROVED = "api-approved.kubernetes.io"
+_PROTECTED_GROUPS = ("k8s.io", "kubernetes.io")
+
+
+def _annotations(crd: JSON) -> JSON:
+    annotations = (crd.get("metadata") or {}).get("annotations")
+    return annotations if isinstance(annotations, dict) else {}
+
+
+def _api_approval(crd: JSON, group: str) -> list[Cause]:
+    """Upstream's group protection (KEP 1111): a CRD in a Kubernetes community group needs the
+    approval annotation (a PR URL, or a value starting "unapproved" to acknowledge it)."""
+    if not any(group == g or group.endswith("." + g) for g in _PROTECTED_GROUPS):
+        return []
+    if _annotations(crd).get(API_APPROVED) is None:
+        return [f.required(f"metadata.annotations[{API_APPROVED}]",
+                           f'protected groups must have approval annotation "{API_APPROVED}", '
+                           "see https://github.com/kubernetes/enhancements/pull/1111")]
+    return []
