@@ -167,7 +167,8 @@ async def start_cluster(paths: ClusterPaths, options: UpOptions, progress: Progr
             argv = [sys.executable, "-m", "kubeplane.cli", module, f"--kubeconfig={kubeconfig}",
                     "--bind-address=127.0.0.1", f"--secure-port={replica.ports['secure']}"]
             if kind == "controller-manager":
-                argv += [f"--root-ca-file={paths.pki.ca_cert}",
+                argv += ["--controllers=*,bootstrapsigner,tokencleaner",
+                         f"--root-ca-file={paths.pki.ca_cert}",
                          f"--cluster-signing-cert-file={paths.pki.ca_cert}",
                          f"--cluster-signing-key-file={paths.pki.ca_key}",
                          "--use-service-account-credentials"]

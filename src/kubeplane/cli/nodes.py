@@ -6,7 +6,8 @@ five processes, each recorded in cluster.json and stopped by its verified PID:
 * ``containerd`` started inside the instance's netns, with the base images imported;
 * ``ipamd`` (aws-vpc-cni's IP address manager), started before the CNI conflist is written, so
   containerd never runs our plugin against a missing daemon;
-* ``kubelet`` with its own client certificate (``system:node:<node>`` in ``system:nodes``);
+* ``kubelet``, which gets its own client certificate (``system:node:<node>`` in ``system:nodes``)
+  by TLS bootstrap with the cluster's bootstrap token, and rotates it;
 * ``proxy`` (kube-proxy) as ``system:kube-proxy``, programming iptables in the instance's netns;
 * ``network-policy-agent``, enforcing NetworkPolicy for the node's pods in the same netns;
 
@@ -32,11 +33,13 @@ from typing import Any
 
 from kubeplane.cli.cluster_dns import start_cluster_dns
 from kubeplane.cli.identities import (
+    BootstrapToken,
     ObjectCreateError,
     cluster_role_for_user,
     component_kubeconfig,
+    create_node_bootstrap,
     create_objects,
-    write_client_kubeconfig,
+    write_bootstrap_kubeconfig,
 )
 from kubeplane.cli.state import (
     ClusterPaths,
@@ -57,7 +60,6 @@ CLUSTER_DOMAIN = "cluster.local"
 # Pods reach Services through their node (kube-proxy's DNAT happens there), as aws-vpc-cni routes them.
 SERVICE_ROUTE = "198.19.0.0/16"
 KUBE_PROXY_USER = "system:kube-proxy"  # bound to system:node-proxier by the bootstrap RBAC policy
-NODES_GROUP = "system:nodes"
 POLICY_AGENT_USER = "system:kubeplane:network-policy-agent"
 POLICY_AGENT_KUBECONFIG = "network-policy-agent"
 STOP_GRACE_SECONDS = 10.0
@@ -120,6 +122,10 @@ class NodePaths:
         return self.base / "kubelet.kubeconfig"
 
     @property
+    def bootstrap_kubeconfig(self) -> Path:
+        return self.base / "bootstrap-kubelet.kubeconfig"
+
+    @property
     def cgroup_root(self) -> str:
         return f"{cgroup_parent(self.cluster.name)}/{self.index}"
 
@@ -147,8 +153,11 @@ async def start_nodes(paths: ClusterPaths, record: ClusterRecord, options: NodeO
     from kubeplane.network.vpc import VpcService
     from kubeplane.network.vpc.model import VpcError
 
+    bootstrap: asyncio.Task[BootstrapToken] | None = None
     try:
         limits_for(options.instance_type)
+        # The bootstrap token and its RBAC are made while the VPC and instances come up.
+        bootstrap = asyncio.create_task(create_node_bootstrap(paths, record))
         vpcs = VpcService(paths.vpc_state)
         vpc = await asyncio.to_thread(vpcs.create, paths.name)
         progress(f"VPC {vpc.name} ({vpc.id}, {vpc.cidr}) with subnets in {', '.join(vpc.zones)}")
@@ -158,10 +167,15 @@ async def start_nodes(paths: ClusterPaths, record: ClusterRecord, options: NodeO
         save_record(paths, record)
         component_kubeconfig(paths, record, "kube-proxy", KUBE_PROXY_USER)
         await _grant_policy_agent(paths, record)
-        await asyncio.gather(*(_start_node(paths, record, node, images, options, vpc.cidr, progress)
+        token = await bootstrap
+        progress(f"bootstrap token {token.id} created for the nodes' TLS bootstrap")
+        await asyncio.gather(*(_start_node(paths, record, node, images, options, vpc.cidr, token, progress)
                                for node in nodes))
     except (VpcError, ImageImportError, CRIError, UnknownInstanceType, ValueError, ObjectCreateError) as err:
         raise NodeStartError(str(err)) from err
+    finally:
+        if bootstrap is not None and not bootstrap.done():
+            bootstrap.cancel()  # a step before it failed: `up` is giving up
     await wait_nodes_ready(paths, record, options.timeout, progress)
     try:
         await start_cluster_dns(paths, record, CLUSTER_DNS, progress)
@@ -195,10 +209,6 @@ async def _grant_policy_agent(paths: ClusterPaths, record: ClusterRecord) -> Non
         "granting the NetworkPolicy agent access")
 
 
-def _write_kubelet_kubeconfig(paths: ClusterPaths, record: ClusterRecord, node: NodeRecord) -> Path:
-    node_paths = NodePaths(paths, node.index)
-    return write_client_kubeconfig(paths, record, node_paths.base / "kubelet.crt", node_paths.base / "kubelet.key",
-                                   node_paths.kubelet_kubeconfig, f"system:node:{node.name}", [NODES_GROUP])
 
 
 def _add(paths: ClusterPaths, record: ClusterRecord, component: ComponentRecord) -> None:
@@ -207,7 +217,7 @@ def _add(paths: ClusterPaths, record: ClusterRecord, component: ComponentRecord)
 
 
 async def _start_node(paths: ClusterPaths, record: ClusterRecord, node: NodeRecord, images: list[Any],
-                      options: NodeOptions, vpc_cidr: str, progress: Progress) -> None:
+                      options: NodeOptions, vpc_cidr: str, token: BootstrapToken, progress: Progress) -> None:
     from kubeplane.cli.node_runtime import node_containerd
     from kubeplane.kubelet.cri import CRIClient
     from kubeplane.kubelet.images import ensure_imported
@@ -238,10 +248,12 @@ async def _start_node(paths: ClusterPaths, record: ClusterRecord, node: NodeReco
     write_conflist(containerd.paths.cni_conf_dir, ipamd_socket, network_name(paths.name))
     progress(f"{node.name}: ipamd ready (pid {ipamd.pid}), VPC CNI installed")
 
-    kubeconfig = _write_kubelet_kubeconfig(paths, record, node)
+    bootstrap = write_bootstrap_kubeconfig(paths, record, token, node_paths.bootstrap_kubeconfig)
     region = node.zone[:-1]
     _start_process(paths, record, node, "kubelet", "", [
-        sys.executable, "-m", "kubeplane.cli", "kubelet", f"--kubeconfig={kubeconfig}",
+        sys.executable, "-m", "kubeplane.cli", "kubelet", f"--kubeconfig={node_paths.kubelet_kubeconfig}",
+        # TLS bootstrap as kubeadm/EKS nodes: the kubelet asks for its certificate and renews it.
+        f"--bootstrap-kubeconfig={bootstrap}", "--rotate-certificates=true",
         f"--hostname-override={node.name}", f"--node-ip={node.ip}",
         f"--container-runtime-endpoint=unix://{containerd.socket}", f"--root-dir={node_paths.kubelet_root}",
         f"--max-pods={max_pods(options.instance_type)}", f"--instance-type={options.instance_type}",

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from kubeplane.controllers.bootstrap import BootstrapSignerController, TokenCleanerController
 from kubeplane.controllers.certificates import CSRApprovingController, csr_signing_controller
 from kubeplane.controllers.controller import Controller, ControllerContext
 from kubeplane.controllers.cronjob import CronJobController
@@ -104,6 +105,11 @@ REGISTRY: dict[str, ControllerSpec] = {
     "horizontal-pod-autoscaler-controller": ControllerSpec(_horizontal_pod_autoscaler, workers=5,
                                                            aliases=("horizontalpodautoscaling",),
                                                            service_account="horizontal-pod-autoscaler"),
+    # Off by default as upstream; kubeadm, EKS and `kubeplane up` turn them on.
+    "bootstrap-signer-controller": ControllerSpec(BootstrapSignerController, aliases=("bootstrapsigner",),
+                                                  enabled_by_default=False, service_account="bootstrap-signer"),
+    "token-cleaner-controller": ControllerSpec(TokenCleanerController, aliases=("tokencleaner",),
+                                               enabled_by_default=False, service_account="token-cleaner"),
 }
 
 

@@ -4,6 +4,10 @@ Flags follow upstream's names. EKS's node labels come from ``--instance-type``, 
 ``--region`` (upstream's kubelet gets them from the cloud provider). ``--node-netns`` is ours: the
 kubelet runs in the root network namespace while the node (its containerd, its pods) lives in a
 namespace of its own, where network probes and hooks must connect from.
+
+TLS bootstrap as upstream: with ``--bootstrap-kubeconfig``, a missing or expired ``--kubeconfig``
+is replaced by one using a certificate obtained through a CSR (``kubelet/certificate``), kept in
+``--cert-dir``; ``--rotate-certificates`` renews it before it expires.
 """
 
 from __future__ import annotations
@@ -16,13 +20,22 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from kubeplane.client import Client, in_cluster_config, load_kubeconfig
+from kubeplane.client import Client, ClientConfig, ConfigError, in_cluster_config, load_kubeconfig
 from kubeplane.component import process
+from kubeplane.component.flags import parse_bool
 from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
+from kubeplane.kubelet.certificate import (
+    CertificateManager,
+    CertificateStore,
+    RotatingClientConfig,
+    load_client_cert,
+)
+from kubeplane.kubelet.certificate.store import KeyPair
 from kubeplane.kubelet.config import KubeletConfig, Taint
 from kubeplane.kubelet.cri import CRIClient
 from kubeplane.kubelet.cri.containerd import ContainerdPaths
@@ -41,6 +54,7 @@ from kubeplane.kubelet.server import (
 log = logging.getLogger(__name__)
 
 EXIT_BAD_FLAGS = 2
+T = TypeVar("T")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -111,6 +125,13 @@ def containerd_netns(endpoint: Path, netns_dir: Path = NETNS_DIR) -> str | None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="kubelet", description="kubeplane kubelet")
     parser.add_argument("--kubeconfig", default="", help="kubeconfig file (default: in-cluster)")
+    parser.add_argument("--bootstrap-kubeconfig", default="",
+                        help="kubeconfig with a bootstrap identity, used to get a client certificate when "
+                             "--kubeconfig is missing or its certificate expired")
+    parser.add_argument("--cert-dir", type=Path, default=None,
+                        help="where the client (and serving) certificates are kept (default: <root-dir>/pki)")
+    parser.add_argument("--rotate-certificates", type=parse_bool, nargs="?", const=True, default=False,
+                        help="renew the client certificate through CSRs as it nears expiry")
     parser.add_argument("--hostname-override", default="", help="node name (default: the hostname)")
     parser.add_argument("--node-ip", default="", help="the node's InternalIP")
     parser.add_argument("--container-runtime-endpoint", type=_endpoint, required=True,
@@ -144,7 +165,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="CA for client certificates; without it only /healthz is served")
     parser.add_argument("--authorization-mode", choices=("Webhook", "AlwaysAllow"), default="Webhook")
     parser.add_argument("--log-file", default="")
-    return parser.parse_args(argv)
+    opts = parser.parse_args(argv)
+    if opts.cert_dir is None:
+        opts.cert_dir = opts.root_dir / "pki"
+    return opts
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientCertOptions:
+    """How the kubelet gets and keeps its client certificate (upstream's flags of the same names)."""
+
+    bootstrap_kubeconfig: str = ""
+    cert_dir: Path | None = None
+    rotate_certificates: bool = False
+
+
+def client_cert_options(opts: argparse.Namespace) -> ClientCertOptions:
+    return ClientCertOptions(opts.bootstrap_kubeconfig, opts.cert_dir, opts.rotate_certificates)
 
 
 def serving_options(opts: argparse.Namespace) -> ServingOptions:
@@ -186,22 +223,55 @@ def node_netns(opts: argparse.Namespace) -> str | None:
     return containerd_netns(opts.container_runtime_endpoint)
 
 
+async def client_config_for(config: KubeletConfig, certs: ClientCertOptions) -> ClientConfig:
+    """The API client's config: bootstrapped first with a bootstrap kubeconfig, and with TLS
+    credentials that can be swapped when certificates rotate."""
+    if certs.bootstrap_kubeconfig:
+        if not config.kubeconfig:
+            raise ConfigError("--bootstrap-kubeconfig needs --kubeconfig (where the bootstrapped one goes)")
+        client_config = await load_client_cert(Path(config.kubeconfig), Path(certs.bootstrap_kubeconfig),
+                                               certs.cert_dir or config.root_dir / "pki", config.node_name)
+    else:
+        client_config = load_kubeconfig(config.kubeconfig) if config.kubeconfig else in_cluster_config()
+    if certs.rotate_certificates and client_config.client_cert_data and client_config.server.startswith("https://"):
+        return RotatingClientConfig.of(client_config)
+    return client_config
+
+
+def certificate_manager(client: Client, config: KubeletConfig, certs: ClientCertOptions) -> CertificateManager | None:
+    client_config = client.config
+    if not isinstance(client_config, RotatingClientConfig) or client_config.tls is None:
+        return None
+    assert client_config.client_cert_data is not None and client_config.client_key_data is not None
+    initial = KeyPair(client_config.client_cert_data, client_config.client_key_data)
+    return CertificateManager(client, CertificateStore(certs.cert_dir or config.root_dir / "pki"),
+                              config.node_name, client_config.tls, initial=initial)
+
+
 async def run(config: KubeletConfig, stop: asyncio.Event, netns: str | None = None,
-              serving: ServingOptions | None = None) -> int:
+              serving: ServingOptions | None = None, certs: ClientCertOptions | None = None) -> int:
     """Run the kubelet; with ``serving``, also its HTTPS API (whose port the Node status reports)."""
+    certs = certs or ClientCertOptions()
     listener = None
     if serving is not None:
         listener = bind_socket(serving.address, serving.port)
         config = dataclasses.replace(config, kubelet_port=listener.getsockname()[1])
-    client_config = load_kubeconfig(config.kubeconfig) if config.kubeconfig else in_cluster_config()
+    client_config = await _unless_stopped(client_config_for(config, certs), stop)
+    if client_config is None:
+        return 0  # stopped while still bootstrapping (it waits for CSR approval as long as it takes)
     async with Client(client_config, component=COMPONENT) as client, CRIClient(config.runtime_endpoint) as cri:
         kubelet = Kubelet(config, client, cri, node_netns=netns)
+        manager = certificate_manager(client, config, certs)
+        rotation = asyncio.get_running_loop().create_task(manager.run()) if manager is not None else None
         server = None
         if serving is not None and listener is not None:
             server = await start_server(serving, config, kubelet, listener, netns)
         try:
             return await _run_until_stopped(kubelet, stop)
         finally:
+            if rotation is not None:
+                rotation.cancel()
+                await asyncio.gather(rotation, return_exceptions=True)
             if server is not None:
                 await server.stop()
 
@@ -216,6 +286,19 @@ async def start_server(serving: ServingOptions, config: KubeletConfig, kubelet: 
     server = KubeletServer(ServerDeps(config.node_name, kubelet.cri, Dialer(netns), kubelet.pods.list, authorizer))
     await server.start(listener, ssl_context(cert, key, serving.client_ca_file))
     return server
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """``work``'s result, or None if ``stop`` is set first (``work`` is then cancelled)."""
+    task = asyncio.get_running_loop().create_task(work)
+    stopper = asyncio.get_running_loop().create_task(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return None
 
 
 async def _run_until_stopped(kubelet: Kubelet, stop: asyncio.Event) -> int:
@@ -241,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_FLAGS
     setup_logging(COMPONENT, opts.log_file or None)
     log.info("probes and hooks connect from network namespace %s", netns or "(the kubelet's own)")
-    return run_until_signalled(lambda stop: run(build_config(opts), stop, netns, serving_options(opts)))
+    return run_until_signalled(lambda stop: run(build_config(opts), stop, netns, serving_options(opts),
+                                                      client_cert_options(opts)))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from kubeplane.apiserver.authz.bootstrap.controller_roles import controller_role_bindings
+from kubeplane.apiserver.authz.bootstrap.namespace_roles import namespace_role_bindings
 from kubeplane.client import ApiError, Client, ClientConfig, FakeClock, NotFound, SharedInformerFactory
 from kubeplane.client.resource import SERVICEACCOUNTS, Resource
 from kubeplane.controllers.app import parse_args
@@ -237,7 +238,10 @@ def test_without_the_flag_controllers_share_the_managers_client() -> None:
 
 @pytest.mark.parametrize("minor", [29, 37])
 def test_every_controller_acts_as_an_account_with_a_bootstrap_role(minor: int) -> None:
-    bound = {b["subjects"][0]["name"]: b["roleRef"]["name"] for b in controller_role_bindings(minor)}
+    # Cluster-wide controller roles, plus the namespaced ones (bootstrap signer, token cleaner).
+    bindings = [*controller_role_bindings(minor), *namespace_role_bindings(minor)]
+    bound = {b["subjects"][0]["name"]: b["roleRef"]["name"] for b in bindings
+             if b["subjects"][0].get("kind") == "ServiceAccount"}
     for name, spec in REGISTRY.items():
         assert spec.service_account, f"{name} has no service account"
         assert bound.get(spec.service_account) == f"system:controller:{spec.service_account}", name

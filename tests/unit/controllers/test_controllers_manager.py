@@ -25,7 +25,8 @@ from kubeplane.controllers.slowstart import slow_start_batch
 
 
 def test_star_enables_all_and_minus_disables() -> None:
-    assert enabled_controllers(["*"]) == list(REGISTRY)
+    assert enabled_controllers(["*"]) == [name for name, spec in REGISTRY.items() if spec.enabled_by_default]
+    assert "bootstrap-signer-controller" in enabled_controllers(["*", "bootstrapsigner"])
     chosen = enabled_controllers(["*", "-deployment"])
     assert "deployment-controller" not in chosen and "replicaset-controller" in chosen
     assert enabled_controllers(["replicaset"]) == ["replicaset-controller"]
@@ -72,7 +73,7 @@ async def test_manager_builds_chosen_controllers_and_skips_unconfigured(ctx: Any
     names = sorted(controller.name for controller, _ in manager.controllers)
     # Every controller on by default is built, except the two that need a CA: the CA publisher
     # and the CSR signer.
-    assert len(names) == len(REGISTRY) - 2
+    assert len(names) == sum(spec.enabled_by_default for spec in REGISTRY.values()) - 2
     assert "certificatesigningrequest-signing-controller" not in names
     assert {"deployment", "namespace", "replicaset", "serviceaccount"} <= set(names)
     assert not any("root-ca" in name for name in names)

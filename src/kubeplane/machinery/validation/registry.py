@@ -95,7 +95,8 @@ RULES: dict[tuple[str, str], KindRules] = {
     ("coordination.k8s.io", "Lease"): KindRules(True, create=cluster.lease),
     ("policy", "PodDisruptionBudget"): KindRules(True, create=cluster.pod_disruption_budget),
     ("events.k8s.io", "Event"): _NS,
-    ("certificates.k8s.io", "CertificateSigningRequest"): _CLUSTER,
+    # Upstream does not care what CSRs are called (kubelets use base64url digests): URL-safe is enough.
+    ("certificates.k8s.io", "CertificateSigningRequest"): KindRules(False, names.path_segment),
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _CLUSTER,
     ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): _CLUSTER,
     ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): _CLUSTER,
