@@ -21,13 +21,18 @@ from kubeplane.apiserver.admission import AdmissionConfig, AdmissionConfigError,
 from kubeplane.apiserver.apiextensions.serving import CustomResourceServing
 from kubeplane.apiserver.audit import AuditOptions
 from kubeplane.apiserver.authn import AuthenticationOptions, RegistryObjects, build_authentication
+from kubeplane.apiserver.authz import Attributes as AuthzAttributes
 from kubeplane.apiserver.authz import (
+    Authorizer,
+    Decision,
     EscalationGuard,
     NodeAuthorizer,
     NodeGraph,
     PrivilegedGroupsAuthorizer,
     RBACAuthorizer,
+    RuleSet,
     UnionAuthorizer,
+    UserInfo,
     bootstrap_policy,
     node_rules,
 )
@@ -72,6 +77,24 @@ class Options:
     audit: AuditOptions | None = None
     encryption_provider_config: str = ""
     kubelet: KubeletClientConfig = field(default_factory=KubeletClientConfig)
+    # --authorization-mode, in order (upstream's default for kubeadm/EKS clusters: Node,RBAC).
+    authorization_modes: tuple[str, ...] = ("Node", "RBAC")
+
+
+# Upstream's modes we have (ABAC and Webhook are not implemented).
+AUTHORIZATION_MODES = ("Node", "RBAC", "AlwaysAllow")
+
+
+class AlwaysAllowAuthorizer:
+    """--authorization-mode=AlwaysAllow: every request is allowed (benchmarks, tests)."""
+
+    def authorize(self, attrs: AuthzAttributes) -> Decision:
+        return Decision(True)
+
+    def rules_for(self, user: UserInfo, namespace: str) -> RuleSet:
+        # Upstream's AlwaysAllow reports ``*`` on everything for SelfSubjectRulesReview.
+        return RuleSet(resource_rules=[{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                       non_resource_rules=[{"verbs": ["*"], "nonResourceURLs": ["*"]}])
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -98,6 +121,8 @@ def parse_args(argv: list[str]) -> Options:
                    help="admission plugins to disable, default-on ones included (comma-separated)")
     p.add_argument("--admission-control-config-file", default="",
                    help="AdmissionConfiguration file with per-plugin configuration")
+    p.add_argument("--authorization-mode", default="Node,RBAC",
+                   help=f"ordered authorizers, comma-separated, of {', '.join(AUTHORIZATION_MODES)}")
     p.add_argument("--kubelet-client-certificate", default="",
                    help="client certificate the API server presents to kubelets (logs, exec, port-forward)")
     p.add_argument("--kubelet-client-key", default="")
@@ -131,7 +156,13 @@ def parse_args(argv: list[str]) -> Options:
         admission_plugins = tuple(enabled_plugins(enable.split(","), disable.split(",")))
     except AdmissionConfigError as exc:
         p.error(str(exc))
-    opts = Options(**values, authentication=authentication, admission_plugins=admission_plugins, kubelet=kubelet)
+    modes = tuple(m.strip() for m in values.pop("authorization_mode").split(",") if m.strip())
+    unknown = [m for m in modes if m not in AUTHORIZATION_MODES]
+    if unknown or not modes or len(set(modes)) != len(modes):
+        p.error(f"--authorization-mode: {', '.join(unknown) or 'no or repeated modes'}: "
+                f"choose from {', '.join(AUTHORIZATION_MODES)}")
+    opts = Options(**values, authentication=authentication, admission_plugins=admission_plugins, kubelet=kubelet,
+                   authorization_modes=modes)
     opts.audit = audit
     try:
         ipaddress.ip_network(opts.service_cluster_ip_range)
@@ -200,7 +231,9 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
     # Upstream's --authorization-mode=Node,RBAC: the Node authorizer answers kubelets first.
     node_graph = NodeGraph()
     node_authorizer = NodeAuthorizer(node_graph, node_rules(bootstrap_policy(catalog.minor)))
-    authorizer = UnionAuthorizer([PrivilegedGroupsAuthorizer(), node_authorizer, RBACAuthorizer(rbac)])
+    by_mode: dict[str, Authorizer] = {"Node": node_authorizer, "RBAC": RBACAuthorizer(rbac),
+                                      "AlwaysAllow": AlwaysAllowAuthorizer()}
+    authorizer = UnionAuthorizer([PrivilegedGroupsAuthorizer(), *(by_mode[m] for m in opts.authorization_modes)])
     for store in registry.rbac_stores():
         store.guard = EscalationGuard(rbac, authorizer)
     advertise = f"{opts.advertise_address}:{opts.secure_port}"

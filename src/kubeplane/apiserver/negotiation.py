@@ -97,4 +97,20 @@ def encode(obj: Any, media: str = JSON_TYPE) -> bytes:
         # Through JSON first: cached objects carry pre-encoded parts (orjson fragments).
         plain = orjson.loads(orjson.dumps(obj))
         return yaml.safe_dump(plain, sort_keys=False, default_flow_style=False).encode()
-    return orjson.dumps(obj)
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        # Header bytes that are not UTF-8 reach us as surrogate escapes (aiohttp decodes with
+        # surrogateescape) and may be echoed back, e.g. an impersonated user name in a 403.
+        # Go's encoder writes U+FFFD for invalid UTF-8; so do we, instead of failing with a 500.
+        return orjson.dumps(_without_surrogates(obj))
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_surrogates(v) for v in value]
+    return value

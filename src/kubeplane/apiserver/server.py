@@ -73,6 +73,18 @@ def _peer_cert(request: web.Request) -> dict[str, Any] | None:
     return cert or None
 
 
+async def _expect_continue(request: web.Request) -> web.Response | None:
+    """``Expect: 100-continue`` as aiohttp does; any other expectation is 417 as in Go's net/http.
+    aiohttp's own handler echoes the header into its error text and fails (500) on bytes that are
+    not UTF-8."""
+    if request.headers.get("Expect", "").lower() == "100-continue":
+        if request.version >= (1, 1):
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0
+        return None
+    return web.Response(status=417, text="unknown Expect header")
+
+
 def _status_response(err: errors.StatusError) -> web.Response:
     headers = {}
     if err.retry_after_seconds:
@@ -133,7 +145,18 @@ class APIServer:
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES + 1024)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+        app.router.add_route("*", "/{tail:.*}", self.handle, expect_handler=_expect_continue)
+        # aiohttp parses a CONNECT target as an authority, so no route matches and its fallback
+        # route's Expect handling (which fails on non-UTF-8 bytes) would run: the API has no
+        # CONNECT method at all (exec and friends are upgraded GET/POSTs), so refuse it first.
+        resolve = app._handle
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            if request.method == "CONNECT":
+                return _status_response(errors.method_not_allowed("the server does not allow this method"))
+            return await resolve(request)
+
+        app._handle = handle  # type: ignore[method-assign]
         app.on_response_prepare.append(auditing.on_response_prepare)
         return app
 
@@ -324,6 +347,9 @@ class APIServer:
                              field_validation=write.field_validation, field_manager=write.field_manager,
                              subresource=info.subresource, user_agent=request.headers.get("User-Agent", ""),
                              user_uid=user.uid, user_extra=user.extra)
+        audit = auditing.audit_of(request)
+        if audit is not None:
+            ctx.audit_annotations = audit.annotation_sink()
         query = request.query
         verb = info.verb
         if verb == "watch":

@@ -107,6 +107,13 @@ def test_service_account_token_volume_and_pod_defaults(server: APIServerProcess)
     assert {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
             "tolerationSeconds": 300} in spec["tolerations"]
     assert spec["priority"] == 0
+    # On update too: a PUT whose tolerations leave the defaults out gets them back (upstream), so an
+    # apply of the original manifest does not fail "existing toleration can not be modified".
+    status, updated, _ = server.request("PUT", f"/api/v1/namespaces/{ns}/pods/p",
+                                        {**created, "spec": {**spec, "tolerations": []}})
+    assert status == 200, updated
+    assert {t["key"] for t in updated["spec"]["tolerations"]} == {"node.kubernetes.io/not-ready",
+                                                                  "node.kubernetes.io/unreachable"}
 
     server.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts",
                    {"metadata": {"name": "quiet"}, "automountServiceAccountToken": False})

@@ -132,3 +132,21 @@ def test_watch_has_a_response_started_stage(audited: tuple[APIServerProcess, Pat
     assert [e["stage"] for e in events] == ["RequestReceived", "ResponseStarted", "ResponseComplete"]
     assert {e["verb"] for e in events} == {"watch"}
     assert "responseObject" not in events[2]
+
+
+def test_pod_security_audit_mode_annotates_the_event(audited: tuple[APIServerProcess, Path, str]) -> None:
+    """PodSecurity in audit mode lets the pod in and records the violations on its audit event."""
+    server, log, metadata_ns = audited
+    server.kubectl("create", "namespace", metadata_ns, check=False)  # an earlier test may have made it
+    server.kubectl("label", "--overwrite", "namespace", metadata_ns, "pod-security.kubernetes.io/audit=restricted",
+                   "pod-security.kubernetes.io/audit-version=latest")
+    name = f"p-{uuid.uuid4().hex[:6]}"
+    server.kubectl("run", name, "-n", metadata_ns, "--image=busybox:1.35", "--restart=Never",
+                   "--overrides", json.dumps({"spec": {"containers": [{
+                       "name": name, "image": "busybox:1.35", "securityContext": {"privileged": True}}]}}))
+    done = wait_for_events(log, lambda e: for_object("pods", name, "create")(e)
+                           and e["stage"] == "ResponseComplete", 1)[0]
+    annotations = done.get("annotations") or {}
+    assert annotations["pod-security.kubernetes.io/enforce-policy"] == "privileged:latest"
+    violations = annotations["pod-security.kubernetes.io/audit-violations"]
+    assert violations.startswith('would violate PodSecurity "restricted:latest": privileged')

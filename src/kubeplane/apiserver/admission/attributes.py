@@ -49,6 +49,8 @@ class Attributes:
     undo: list[Any] = field(default_factory=list)
     # Re-apply the resource's defaults after an external mutation (webhook patches).
     redefault: Callable[[JSON], None] | None = None
+    # Annotations for the request's audit event (upstream's AddAnnotation), e.g. PodSecurity's.
+    audit_annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def group(self) -> str:

@@ -155,7 +155,7 @@ def attributes(ctx: RequestContext, store: Store, operation: str, obj: JSON | No
         name=meta.get("name") or "", object=obj, old_object=old,
         user=User(ctx.user, tuple(ctx.groups), ctx.user_uid, dict(ctx.user_extra)),
         subresource=ctx.subresource, dry_run=ctx.dry_run, options=options, warnings=ctx.warnings,
-        undo=ctx.admission_undo, redefault=store.strategy.default)
+        undo=ctx.admission_undo, redefault=store.strategy.default, audit_annotations=ctx.audit_annotations)
 
 
 PluginFactory = Callable[[ClusterObjects, JSON], MutatingPlugin | ValidatingPlugin]

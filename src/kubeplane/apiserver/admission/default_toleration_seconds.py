@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeplane.apiserver.admission.attributes import CREATE, Attributes
+from kubeplane.apiserver.admission.attributes import CREATE, UPDATE, Attributes
 from kubeplane.apiserver.admission.objects import ClusterObjects
 
 JSON = dict[str, Any]
@@ -23,7 +23,9 @@ class DefaultTolerationSeconds:
         self.unreachable_seconds = int((config or {}).get("defaultUnreachableTolerationSeconds", DEFAULT_SECONDS))
 
     async def admit(self, attrs: Attributes) -> None:
-        if attrs.operation != CREATE or not attrs.is_main("", "pods") or attrs.object is None:
+        # On update too, as upstream: an apply whose atomic tolerations list drops the defaults gets
+        # them back instead of failing "existing toleration can not be modified".
+        if attrs.operation not in (CREATE, UPDATE) or not attrs.is_main("", "pods") or attrs.object is None:
             return
         spec = attrs.object.setdefault("spec", {})
         tolerations = list(spec.get("tolerations") or ())

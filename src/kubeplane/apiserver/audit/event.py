@@ -118,6 +118,11 @@ class RequestAudit:
         if decision.reason:
             self._annotations[REASON_ANNOTATION] = decision.reason
 
+    def annotation_sink(self) -> dict[str, str]:
+        """The dict admission plugins add this event's annotations to (a throwaway one when the
+        request is not logged)."""
+        return self._annotations if self.level else {}
+
     def request_object(self, obj: Any) -> None:
         if not self.level or not isinstance(obj, dict):
             return

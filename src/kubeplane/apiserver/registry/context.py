@@ -30,3 +30,5 @@ class RequestContext:
     admission_undo: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # DELETE admission already ran for this request (a store that wraps Store.delete ran it first).
     delete_admitted: bool = False
+    # Annotations admission adds to this request's audit event (PodSecurity's audit-violations, ...).
+    audit_annotations: dict[str, str] = field(default_factory=dict)

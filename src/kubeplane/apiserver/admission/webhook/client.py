@@ -23,6 +23,7 @@ import orjson
 
 from kubeplane.apiserver.admission.attributes import Attributes
 from kubeplane.apiserver.admission.objects import ClusterObjects
+from kubeplane.apiserver.admission.webhook.equivalence import GVR, convert
 
 JSON = dict[str, Any]
 
@@ -39,16 +40,25 @@ class Target:
     server_hostname: str | None = None
 
 
-def review_request(attrs: Attributes) -> JSON:
+def review_request(attrs: Attributes, invoked_as: GVR | None = None) -> JSON:
+    """The AdmissionReview for a webhook. ``invoked_as`` is the equivalent resource a webhook
+    registered for (matchPolicy Equivalent): ``kind``/``resource`` and the objects are then in that
+    version, ``requestKind``/``requestResource`` stay the request's own."""
     info = attrs.resource
-    gvk = {"group": info.group, "version": info.version, "kind": info.kind}
-    gvr = {"group": info.group, "version": info.version, "resource": info.resource}
+    request_gvk = {"group": info.group, "version": info.version, "kind": info.kind}
+    request_gvr = {"group": info.group, "version": info.version, "resource": info.resource}
+    own = GVR(info.group, info.version, info.resource)
+    target = invoked_as or own
     request: JSON = {
-        "uid": str(uuid.uuid4()), "kind": gvk, "resource": gvr, "requestKind": gvk, "requestResource": gvr,
+        "uid": str(uuid.uuid4()),
+        "kind": {"group": target.group, "version": target.version, "kind": info.kind},
+        "resource": {"group": target.group, "version": target.version, "resource": target.resource},
+        "requestKind": request_gvk, "requestResource": request_gvr,
         "name": attrs.name, "operation": attrs.operation,
         "userInfo": {"username": attrs.user.name, "uid": attrs.user.uid, "groups": list(attrs.user.groups),
                      **({"extra": {k: list(v) for k, v in attrs.user.extra.items()}} if attrs.user.extra else {})},
-        "object": attrs.object, "oldObject": attrs.old_object, "dryRun": attrs.dry_run, "options": attrs.options,
+        "object": convert(attrs.object, own, target), "oldObject": convert(attrs.old_object, own, target),
+        "dryRun": attrs.dry_run, "options": attrs.options,
     }
     if attrs.subresource:
         request["subResource"] = attrs.subresource

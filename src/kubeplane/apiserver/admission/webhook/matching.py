@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubeplane.apiserver.admission.attributes import Attributes
+from kubeplane.apiserver.admission.webhook.equivalence import GVR, equivalents
 from kubeplane.machinery.labels import from_label_selector
 
 JSON = dict[str, Any]
@@ -31,15 +32,14 @@ def resource_matches(patterns: list[str] | None, resource: str, subresource: str
     return False
 
 
-def rule_matches(rule: JSON, attrs: Attributes, exact: bool) -> bool:
+def rule_matches(rule: JSON, attrs: Attributes, gvr: GVR | None = None) -> bool:
+    """Whether ``rule`` covers the request, asked for as ``gvr`` (the request's own by default)."""
+    gvr = gvr or request_gvr(attrs)
     if not _listed(rule.get("operations"), attrs.operation):
         return False
-    if not _listed(rule.get("apiGroups"), attrs.group):
+    if not _listed(rule.get("apiGroups"), gvr.group) or not _listed(rule.get("apiVersions"), gvr.version):
         return False
-    # Equivalent (the default) also catches the same resource asked for through another version.
-    if exact and not _listed(rule.get("apiVersions"), attrs.resource.version):
-        return False
-    if not resource_matches(rule.get("resources"), attrs.resource.resource, attrs.subresource):
+    if not resource_matches(rule.get("resources"), gvr.resource, attrs.subresource):
         return False
     scope = rule.get("scope") or "*"
     if scope == "Cluster":
@@ -49,9 +49,31 @@ def rule_matches(rule: JSON, attrs: Attributes, exact: bool) -> bool:
     return True
 
 
+def request_gvr(attrs: Attributes) -> GVR:
+    return GVR(attrs.group, attrs.resource.version, attrs.resource.resource)
+
+
+def invocation(webhook: JSON, attrs: Attributes) -> GVR | None:
+    """The resource the webhook is called for: the request's own when a rule names it; with
+    matchPolicy Equivalent (the default) otherwise the first equivalent resource a rule names;
+    None when the webhook does not match."""
+    rules = webhook.get("rules") or ()
+    own = request_gvr(attrs)
+    if any(rule_matches(rule, attrs, own) for rule in rules):
+        return own
+    if webhook.get("matchPolicy") == "Exact":
+        return None
+    # Versions the rules name for the request's own group and resource are equivalents too.
+    versions = {v for rule in rules if _listed(rule.get("apiGroups"), own.group)
+                for v in rule.get("apiVersions") or () if v != "*"}
+    for candidate in equivalents(own, versions):
+        if any(rule_matches(rule, attrs, candidate) for rule in rules):
+            return candidate
+    return None
+
+
 def rules_match(webhook: JSON, attrs: Attributes) -> bool:
-    exact = webhook.get("matchPolicy") == "Exact"
-    return any(rule_matches(rule, attrs, exact) for rule in webhook.get("rules") or ())
+    return invocation(webhook, attrs) is not None
 
 
 def object_selector_matches(webhook: JSON, attrs: Attributes) -> bool:

@@ -20,10 +20,12 @@ import orjson
 from kubeplane.apiserver.admission.attributes import Attributes
 from kubeplane.apiserver.admission.objects import ClusterObjects
 from kubeplane.apiserver.admission.webhook.client import CallError, WebhookClient, review_request
+from kubeplane.apiserver.admission.webhook.equivalence import GVR, convert
 from kubeplane.apiserver.admission.webhook.matching import (
+    invocation,
     namespace_selector_matches,
     object_selector_matches,
-    rules_match,
+    request_gvr,
 )
 from kubeplane.machinery import errors
 from kubeplane.machinery.objects import clone
@@ -73,25 +75,27 @@ class _WebhookPlugin:
     async def stop(self) -> None:
         await self.client.close()
 
-    async def matching(self, attrs: Attributes) -> list[JSON]:
+    async def matching(self, attrs: Attributes) -> list[tuple[JSON, GVR]]:
+        """The matching webhooks, each with the resource it is called for (see matching.invocation)."""
         if (attrs.group, attrs.resource.resource) in _NEVER_INTERCEPTED:
             return []
-        hooks = [h for h in await self.configurations.webhooks() if rules_match(h, attrs)]
+        hooks = [(h, gvr) for h in await self.configurations.webhooks() if (gvr := invocation(h, attrs)) is not None]
         if not hooks:
             return []
         labels: dict[str, str] | None = None
-        if attrs.resource.namespaced and any(h.get("namespaceSelector") for h in hooks):
+        if attrs.resource.namespaced and any(h.get("namespaceSelector") for h, _ in hooks):
             namespace = await self.objects.get("", "namespaces", "", attrs.namespace)
             labels = ((namespace or {}).get("metadata") or {}).get("labels") or {}
-        return [h for h in hooks if namespace_selector_matches(h, attrs, labels) and object_selector_matches(h, attrs)]
+        return [(h, gvr) for h, gvr in hooks
+                if namespace_selector_matches(h, attrs, labels) and object_selector_matches(h, attrs)]
 
-    async def call(self, hook: JSON, attrs: Attributes) -> JSON | None:
+    async def call(self, hook: JSON, attrs: Attributes, invoked_as: GVR | None = None) -> JSON | None:
         """The webhook's response, or None when it failed and its failurePolicy is Ignore."""
         name = hook.get("name", "")
         if attrs.dry_run and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
             raise errors.bad_request(f'admission webhook "{name}" does not support dry run')
         try:
-            response = await self.client.call(hook, review_request(attrs))
+            response = await self.client.call(hook, review_request(attrs, invoked_as))
         except CallError as exc:
             if hook.get("failurePolicy") == "Ignore":
                 log.warning('failed calling webhook "%s" (ignored): %s', name, exc)
@@ -123,27 +127,32 @@ class MutatingAdmissionWebhook(_WebhookPlugin):
         if not hooks:
             return
         after: dict[int, JSON] = {}
-        for index, hook in enumerate(hooks):
-            await self._mutate(hook, attrs)
+        for index, (hook, gvr) in enumerate(hooks):
+            await self._mutate(hook, attrs, gvr)
             if attrs.object is not None:
                 after[index] = clone(attrs.object)
         # Reinvocation: a webhook asking for it runs again if a later webhook changed the object.
-        for index, hook in enumerate(hooks):
+        for index, (hook, gvr) in enumerate(hooks):
             if hook.get("reinvocationPolicy") == "IfNeeded" and attrs.object is not None and \
                     after.get(index) != attrs.object:
-                await self._mutate(hook, attrs)
+                await self._mutate(hook, attrs, gvr)
 
-    async def _mutate(self, hook: JSON, attrs: Attributes) -> None:
-        response = await self.call(hook, attrs)
+    async def _mutate(self, hook: JSON, attrs: Attributes, invoked_as: GVR) -> None:
+        response = await self.call(hook, attrs, invoked_as)
         if response is None or not response.get("patch") or attrs.object is None:
             return
+        own = request_gvr(attrs)
+        # The patch is against the object as the webhook saw it (its version); convert it back.
+        seen = convert(attrs.object, own, invoked_as)
+        assert seen is not None
         name = hook.get("name", "")
         if response.get("patchType") != "JSONPatch":
             raise errors.internal(f'failed calling webhook "{name}": unsupported patch type '
                                   f'"{response.get("patchType")}"')
         try:
             operations = orjson.loads(base64.b64decode(response["patch"]))
-            patched = json_patch.apply(attrs.object, operations)
+            patched = convert(json_patch.apply(seen, operations), invoked_as, own)
+            assert patched is not None
         except (binascii.Error, ValueError, errors.StatusError) as exc:
             raise errors.internal(f'failed calling webhook "{name}": invalid patch: {exc}') from exc
         if attrs.redefault is not None:
@@ -159,4 +168,4 @@ class ValidatingAdmissionWebhook(_WebhookPlugin):
     async def validate(self, attrs: Attributes) -> None:
         hooks = await self.matching(attrs)
         if hooks:
-            await asyncio.gather(*(self.call(hook, attrs) for hook in hooks))
+            await asyncio.gather(*(self.call(hook, attrs, gvr) for hook, gvr in hooks))
