@@ -9,12 +9,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+import numpy as np
+
 from kubeplane.scheduler.framework.cycle_state import CycleState
 from kubeplane.scheduler.framework.fit_error import Diagnosis, FitError
-from kubeplane.scheduler.framework.interface import NodeScore
+from kubeplane.scheduler.framework.interface import NodeScore, PreFilterResult
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo, Snapshot
 from kubeplane.scheduler.framework.runtime import Framework
 from kubeplane.scheduler.framework.status import Status
+from kubeplane.scheduler.framework.vector import IntArray, NodeArrays
 
 MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
@@ -58,19 +61,68 @@ class Algorithm:
         nodes = snapshot.node_infos
         if not nodes:
             raise FitError(0, Diagnosis())
-        feasible, diagnosis = self.find_nodes_that_fit(fwk, state, pod, nodes)
-        if not feasible:
-            raise FitError(len(nodes), diagnosis)
-        evaluated = len(feasible) + len(diagnosis.node_to_status)
+        result, status = fwk.run_pre_filter(state, pod)
+        fast = None
+        if status.ok and (result is None or result.node_names is None):
+            fast = self._find_nodes_vectorised(fwk, state, pod, nodes, snapshot.arrays)
+        if fast is not None:
+            feasible, rows, evaluated = fast
+        else:
+            feasible, diagnosis = self._find_nodes_that_fit(fwk, state, pod, nodes, result, status)
+            if not feasible:
+                raise FitError(len(nodes), diagnosis)
+            evaluated = len(feasible) + len(diagnosis.node_to_status)
+            rows = None
         if len(feasible) == 1:
             return ScheduleResult(feasible[0].name, evaluated, 1)
-        scores = self.prioritize(fwk, state, pod, feasible)
+        scores = self.prioritize(fwk, state, pod, feasible, snapshot.arrays if rows is not None else None, rows)
         return ScheduleResult(self.select_host(scores), evaluated, len(feasible))
 
     def find_nodes_that_fit(self, fwk: Framework, state: CycleState, pod: PodInfo,
                             nodes: list[NodeInfo]) -> tuple[list[NodeInfo], Diagnosis]:
-        diagnosis = Diagnosis()
+        """PreFilter, then Filter node by node (every verdict recorded, for messages and preemption)."""
         result, status = fwk.run_pre_filter(state, pod)
+        return self._find_nodes_that_fit(fwk, state, pod, nodes, result, status)
+
+    def _find_nodes_vectorised(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
+                               arrays: NodeArrays) -> tuple[list[NodeInfo], IntArray, int] | None:
+        """The same feasible nodes as the per-node search, in the same order and with the same
+        round-robin start, with the vector filters applied to all nodes at once: (feasible nodes,
+        their snapshot rows, nodes evaluated). None when no node fits: the per-node search then
+        runs to record why each node failed."""
+        passes, per_node = fwk.run_filter_vector(state, pod, arrays)
+        count = len(nodes)
+        wanted = num_feasible_nodes_to_find(fwk.profile.percentage_of_nodes_to_score or self.percentage, count)
+        start = self.next_start_node_index % count
+        order = np.concatenate((np.arange(start, count), np.arange(0, start)))
+        feasible: list[NodeInfo] = []
+        rows: list[int] = []
+        checked = 0
+        for position in np.flatnonzero(passes[order]).tolist():
+            row = int(order[position])
+            node = nodes[row]
+            if fwk.handle.nominated_pods_for_node(node.name):
+                status = fwk.run_filter_with_nominated_pods(state, pod, node)
+            else:
+                status = fwk.run_filter_plugins(state, pod, node, per_node)
+            if status.ok:
+                feasible.append(node)
+                rows.append(row)
+                checked = position + 1
+                if len(feasible) >= wanted:
+                    break
+            elif not status.rejected:
+                raise SchedulingError(status)
+        if not feasible:
+            return None
+        if len(feasible) < wanted:
+            checked = count  # ran out of nodes: every node was looked at
+        self.next_start_node_index = (start + checked) % count
+        return feasible, np.asarray(rows, dtype=np.int64), checked
+
+    def _find_nodes_that_fit(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
+                             result: PreFilterResult | None, status: Status) -> tuple[list[NodeInfo], Diagnosis]:
+        diagnosis = Diagnosis()
         if not status.ok:
             if not status.rejected:
                 raise SchedulingError(status)
@@ -107,25 +159,20 @@ class Algorithm:
         self.next_start_node_index = (start + checked) % max(len(candidates), 1)
         return feasible, diagnosis
 
-    def prioritize(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[NodeScore]:
+    def prioritize(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
+                   arrays: NodeArrays | None = None, rows: IntArray | None = None) -> list[NodeScore]:
         status = fwk.run_pre_score(state, pod, nodes)
         if not status.ok:
             raise SchedulingError(status)
-        scores, status = fwk.run_score(state, pod, nodes)
+        scores, status = fwk.run_score(state, pod, nodes, arrays, rows)
         if not status.ok:
             raise SchedulingError(status)
         return scores
 
     def select_host(self, scores: list[NodeScore]) -> str:
-        """The highest score; ties broken uniformly at random (reservoir sampling) to spread load."""
-        best = scores[0]
-        ties = 1
-        for candidate in scores[1:]:
-            if candidate.score > best.score:
-                best, ties = candidate, 1
-            elif candidate.score == best.score:
-                ties += 1
-                if self.rng.randrange(ties) == 0:
-                    best = candidate
-        return best.name
+        """The highest score; ties broken uniformly at random to spread load (one draw per pod,
+        not upstream's reservoir sampling with one per tie: the same distribution)."""
+        highest = max(score.score for score in scores)
+        ties = [score for score in scores if score.score == highest]
+        return ties[self.rng.randrange(len(ties))].name if len(ties) > 1 else ties[0].name
 

@@ -27,6 +27,9 @@ class Cache:
         self._infos: dict[str, NodeInfo] = {}
         self._pod_nodes: dict[str, str] = {}  # pod key -> node it is counted on
         self.assumed: set[str] = set()
+        # The last snapshot handed out and what changed since: the next one clones only those nodes.
+        self._snapshot: Snapshot | None = None
+        self._dirty: set[str] = set()
 
     def _info(self, node_name: str) -> NodeInfo:
         info = self._infos.get(node_name)
@@ -39,14 +42,18 @@ class Cache:
 
     def add_node(self, node: JSON) -> None:
         name = str(node["metadata"]["name"])
+        if name not in self._nodes:
+            self._snapshot = None  # the node list changes: rebuild
         self._nodes[name] = node
         self._info(name).set_node(node)
+        self._dirty.add(name)
 
     update_node = add_node
 
     def remove_node(self, node: JSON) -> None:
         name = str(node["metadata"]["name"])
         self._nodes.pop(name, None)
+        self._snapshot = None
         info = self._infos.get(name)
         if info is not None and not info.pods:
             del self._infos[name]
@@ -86,7 +93,20 @@ class Cache:
         return pod_key(pod) in self.assumed
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(info.clone() for name, info in self._infos.items() if name in self._nodes)
+        """The cluster for the next cycle: the previous snapshot with only the changed nodes re-cloned.
+
+        The previous snapshot is updated in place, so a snapshot is good until the next call
+        (one scheduling cycle), as upstream's.
+        """
+        if self._snapshot is None:
+            self._snapshot = Snapshot(info.clone() for name, info in self._infos.items() if name in self._nodes)
+        else:
+            for name in self._dirty:
+                info = self._infos.get(name)
+                if info is not None and name in self._nodes:
+                    self._snapshot.replace(info.clone())
+        self._dirty.clear()
+        return self._snapshot
 
     def node_count(self) -> int:
         return len(self._nodes)
@@ -95,11 +115,13 @@ class Cache:
         node_name = node_name_of(pod)
         self._info(node_name).add_pod(PodInfo(pod))
         self._pod_nodes[key] = node_name
+        self._dirty.add(node_name)
 
     def _remove(self, key: str) -> None:
         node_name = self._pod_nodes.pop(key, None)
         if node_name is None:
             return
+        self._dirty.add(node_name)
         info = self._infos.get(node_name)
         if info is not None:
             info.remove_pod(key)

@@ -13,6 +13,7 @@ from typing import Any
 
 from kubeplane.scheduler.framework.affinity_terms import PodAffinity
 from kubeplane.scheduler.framework.resources import Resources, effective_requests, node_allocatable
+from kubeplane.scheduler.framework.vector import NodeArrays
 
 JSON = dict[str, Any]
 
@@ -106,9 +107,13 @@ class NodeInfo:
     used_ports: list[HostPort] = field(default_factory=list)
     # image name -> size and spread, filled in by the snapshot (it needs every node).
     images: dict[str, ImageState] = field(default_factory=dict)
+    # How many of ``pods`` have any (anti-)affinity / required anti-affinity: kept as pods come and
+    # go so that the snapshot finds the nodes InterPodAffinity must look at without walking pods.
+    num_affinity_pods: int = 0
+    num_required_anti_affinity_pods: int = 0
 
-    @property
-    def name(self) -> str:
+    @cached_property
+    def name(self) -> str:  # a node update never renames it (the cache keys NodeInfos by name)
         return str((self.node.get("metadata") or {}).get("name", ""))
 
     @property
@@ -136,6 +141,14 @@ class NodeInfo:
         self.requested.add(pod.requests)
         self.non_zero_requested.add(pod.non_zero_requests)
         self.used_ports.extend(pod.ports)
+        self._count_affinity(pod, 1)
+
+    def _count_affinity(self, pod: PodInfo, sign: int) -> None:
+        affinity = pod.affinity
+        if affinity.any:
+            self.num_affinity_pods += sign
+            if affinity.required_anti_affinity:
+                self.num_required_anti_affinity_pods += sign
 
     def remove_pod(self, key: str) -> bool:
         for index, pod in enumerate(self.pods):
@@ -145,21 +158,55 @@ class NodeInfo:
                 self.non_zero_requested.add(pod.non_zero_requests, -1)
                 for port in pod.ports:
                     self.used_ports.remove(port)
+                self._count_affinity(pod, -1)
                 return True
         return False
 
     def clone(self) -> NodeInfo:
-        return NodeInfo(self.node, list(self.pods), self.requested.copy(), self.non_zero_requested.copy(),
-                        list(self.used_ports), self.images)
+        copied = NodeInfo(self.node, list(self.pods), self.requested.copy(), self.non_zero_requested.copy(),
+                          list(self.used_ports), self.images, self.num_affinity_pods,
+                          self.num_required_anti_affinity_pods)
+        # Same node object: parsing its quantities again is wasted work.
+        for computed in ("allocatable", "name"):
+            if computed in self.__dict__:
+                copied.__dict__[computed] = self.__dict__[computed]
+        return copied
 
 
 class Snapshot:
-    """An immutable view of the cluster for one scheduling cycle."""
+    """A view of the cluster that stays fixed for one scheduling cycle.
+
+    The cache updates it between cycles with ``replace`` (only the nodes that changed are cloned
+    again, as upstream's UpdateSnapshot), so a cycle's cost does not grow with a full copy of every
+    node. Plugins must not change the NodeInfos they are given; they clone what they modify.
+    """
 
     def __init__(self, node_infos: Iterable[NodeInfo]) -> None:
         self.node_infos = list(node_infos)
         self.by_name = {info.name: info for info in self.node_infos}
+        self._index = {info.name: i for i, info in enumerate(self.node_infos)}
         self._fill_image_states()
+
+    def replace(self, info: NodeInfo) -> bool:
+        """Put a fresh clone of a node already in the snapshot in place; False if it is not there."""
+        index = self._index.get(info.name)
+        if index is None:
+            return False
+        old = self.node_infos[index]
+        self.node_infos[index] = info
+        self.by_name[info.name] = info
+        if "arrays" in self.__dict__:
+            self.arrays.set_row(index, info)
+        if _image_names(old.node) == _image_names(info.node):
+            info.images = old.images
+        else:
+            self._fill_image_states()
+        # The cached lists hold NodeInfo objects: any node they contain (or now should) makes them stale.
+        if old.num_affinity_pods or info.num_affinity_pods:
+            self.__dict__.pop("have_pods_with_affinity", None)
+        if old.num_required_anti_affinity_pods or info.num_required_anti_affinity_pods:
+            self.__dict__.pop("have_pods_with_required_anti_affinity", None)
+        return True
 
     @classmethod
     def build(cls, nodes: Iterable[JSON], pods: Iterable[JSON]) -> Snapshot:
@@ -175,12 +222,17 @@ class Snapshot:
         return self.by_name.get(name)
 
     @cached_property
+    def arrays(self) -> NodeArrays:
+        """The nodes as columns for vectorised filters and scores (built on first use, then kept current)."""
+        return NodeArrays(self.node_infos)
+
+    @cached_property
     def have_pods_with_affinity(self) -> list[NodeInfo]:
-        return [info for info in self.node_infos if info.pods_with_affinity]
+        return [info for info in self.node_infos if info.num_affinity_pods]
 
     @cached_property
     def have_pods_with_required_anti_affinity(self) -> list[NodeInfo]:
-        return [info for info in self.node_infos if info.pods_with_required_anti_affinity]
+        return [info for info in self.node_infos if info.num_required_anti_affinity_pods]
 
     def _fill_image_states(self) -> None:
         sizes: dict[str, int] = {}
@@ -194,3 +246,7 @@ class Snapshot:
             info.images = {name: ImageState(sizes[name], spread[name])
                            for image in (info.node.get("status") or {}).get("images") or []
                            for name in image.get("names") or []}
+
+
+def _image_names(node: JSON) -> list[Any]:
+    return [(image.get("names"), image.get("sizeBytes")) for image in (node.get("status") or {}).get("images") or []]

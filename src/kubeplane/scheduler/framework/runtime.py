@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from kubeplane.scheduler.framework.config import EXTENSION_POINTS, ConfigError, Profile
 from kubeplane.scheduler.framework.cycle_state import CycleState
 from kubeplane.scheduler.framework.interface import (
@@ -33,6 +35,7 @@ from kubeplane.scheduler.framework.interface import (
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 from kubeplane.scheduler.framework.registry import Registry
 from kubeplane.scheduler.framework.status import Code, Status
+from kubeplane.scheduler.framework.vector import BoolArray, IntArray, NodeArrays
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +127,30 @@ class Framework:
                 return status.with_plugin(plugin.name)
         return Status()
 
+    def run_filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeArrays) -> tuple[BoolArray, list[Any]]:
+        """The verdict of every filter with a vector form, for all nodes at once (True: passes them
+        all), and the filter plugins that must still run node by node, in profile order."""
+        passes = nodes.all.copy()
+        per_node: list[Any] = []
+        for plugin in self.points["filter"]:
+            if plugin.name in state.skip_filter_plugins:
+                continue
+            vector_form = getattr(plugin, "filter_vector", None)
+            verdict = vector_form(state, pod, nodes) if vector_form is not None else None
+            if verdict is None:
+                per_node.append(plugin)
+            else:
+                passes &= verdict
+        return passes, per_node
+
+    def run_filter_plugins(self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: list[Any]) -> Status:
+        """``run_filter`` restricted to ``plugins`` (those ``run_filter_vector`` left per node)."""
+        for plugin in plugins:
+            status = plugin.filter(state, pod, node)
+            if not status.ok:
+                return status.with_plugin(plugin.name)
+        return Status()
+
     def run_pre_filter_extension_add_pod(self, state: CycleState, pod: PodInfo, to_add: PodInfo,
                                          node: NodeInfo) -> Status:
         return _first_rejection(state, self.pre_filter_extensions,
@@ -176,28 +203,61 @@ class Framework:
                 return status.with_plugin(plugin.name)
         return Status()
 
-    def run_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> tuple[list[NodeScore], Status]:
-        """Each plugin scores every node, normalises, and is weighted; returns the summed scores."""
+    def run_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], arrays: NodeArrays | None = None,
+                  rows: IntArray | None = None) -> tuple[list[NodeScore], Status]:
+        """Each plugin scores every node, normalises, and is weighted; returns the summed scores.
+
+        Given the snapshot's ``arrays`` and the ``rows`` of ``nodes`` in them, plugins with a
+        vector form score all the nodes at once; the others still go node by node.
+        """
+        if arrays is not None and rows is not None:
+            return self._run_score_vector(state, pod, nodes, arrays, rows)
         totals = [NodeScore(node.name, 0) for node in nodes]
         for plugin in self.points["score"]:
             if plugin.name in state.skip_score_plugins:
                 continue
-            scores = []
-            for node in nodes:
-                value, status = plugin.score(state, pod, node)
-                if not status.ok:
-                    return [], status.with_plugin(plugin.name)
-                scores.append(NodeScore(node.name, value))
-            if isinstance(plugin, NormalizeScorePlugin):
-                status = plugin.normalize_score(state, pod, scores)
-                if not status.ok:
-                    return [], status.with_plugin(plugin.name)
+            scores, status = self._score_per_node(state, pod, plugin, nodes)
+            if not status.ok:
+                return [], status
             weight = self.score_weights[plugin.name]
             for total, score in zip(totals, scores, strict=True):
                 if not MIN_NODE_SCORE <= score.score <= MAX_NODE_SCORE:
                     return [], Status.error(f"plugin {plugin.name} returned an invalid score {score.score}")
                 total.score += score.score * weight
         return totals, Status()
+
+    def _run_score_vector(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], arrays: NodeArrays,
+                          rows: IntArray) -> tuple[list[NodeScore], Status]:
+        totals = np.zeros(len(nodes), dtype=np.int64)
+        for plugin in self.points["score"]:
+            if plugin.name in state.skip_score_plugins:
+                continue
+            vector_form = getattr(plugin, "score_vector", None)
+            column = vector_form(state, pod, arrays, rows) if vector_form is not None else None
+            if column is None:
+                scores, status = self._score_per_node(state, pod, plugin, nodes)
+                if not status.ok:
+                    return [], status
+                column = np.fromiter((s.score for s in scores), dtype=np.int64, count=len(scores))
+            if column.size and (column.min() < MIN_NODE_SCORE or column.max() > MAX_NODE_SCORE):
+                bad = column[(column < MIN_NODE_SCORE) | (column > MAX_NODE_SCORE)][0]
+                return [], Status.error(f"plugin {plugin.name} returned an invalid score {bad}")
+            totals += column * self.score_weights[plugin.name]
+        return [NodeScore(node.name, int(total)) for node, total in zip(nodes, totals.tolist(), strict=True)], Status()
+
+    def _score_per_node(self, state: CycleState, pod: PodInfo, plugin: Any,
+                        nodes: list[NodeInfo]) -> tuple[list[NodeScore], Status]:
+        scores = []
+        for node in nodes:
+            value, status = plugin.score(state, pod, node)
+            if not status.ok:
+                return [], status.with_plugin(plugin.name)
+            scores.append(NodeScore(node.name, value))
+        if isinstance(plugin, NormalizeScorePlugin):
+            status = plugin.normalize_score(state, pod, scores)
+            if not status.ok:
+                return [], status.with_plugin(plugin.name)
+        return scores, Status()
 
     def run_reserve(self, state: CycleState, pod: PodInfo, node_name: str) -> Status:
         for plugin in self.points["reserve"]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from kubeplane.scheduler.framework.cycle_state import CycleState
 from kubeplane.scheduler.framework.interface import MAX_NODE_SCORE, Handle
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 from kubeplane.scheduler.framework.registry import PluginArgs
 from kubeplane.scheduler.framework.status import Status
+from kubeplane.scheduler.framework.vector import IntArray, NodeArrays
 
 NAME = "ImageLocality"
 MB = 1024 * 1024
@@ -42,6 +45,12 @@ class ImageLocality:
         maximum = MAX_CONTAINER_THRESHOLD * max(len(containers), 1)
         clamped = min(max(total, MIN_THRESHOLD), maximum)
         return MAX_NODE_SCORE * (clamped - MIN_THRESHOLD) // (maximum - MIN_THRESHOLD), Status()
+
+    def score_vector(self, state: CycleState, pod: PodInfo, nodes: NodeArrays, rows: IntArray) -> IntArray | None:
+        # A node that reports no images scores the floor (0); only nodes with images need the lookup.
+        if nodes.has_images[rows].any():
+            return None
+        return np.zeros(len(rows), dtype=np.int64)
 
 
 def new(args: PluginArgs, handle: Handle) -> ImageLocality:

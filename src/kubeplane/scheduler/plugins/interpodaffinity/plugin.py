@@ -17,6 +17,7 @@ from kubeplane.scheduler.framework.interface import MAX_NODE_SCORE, Handle, Node
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 from kubeplane.scheduler.framework.registry import PluginArgs
 from kubeplane.scheduler.framework.status import Status
+from kubeplane.scheduler.framework.vector import BoolArray, NodeArrays
 
 NAME = "InterPodAffinity"
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
@@ -105,6 +106,14 @@ class InterPodAffinity:
         self._count_existing_anti_affinity(counts, pod, other, node, delta)
         self._count_incoming_terms(counts, pod, other, node, delta)
         return Status()
+
+    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeArrays) -> BoolArray | None:
+        # With no existing anti-affinity against the pod and no required terms of its own, every node
+        # passes (the common case); anything else is decided node by node.
+        counts: FilterState = state.read(_FILTER_KEY)
+        if counts.existing_anti_affinity or pod.affinity.required_affinity or pod.affinity.required_anti_affinity:
+            return None
+        return nodes.all
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         counts: FilterState = state.read(_FILTER_KEY)

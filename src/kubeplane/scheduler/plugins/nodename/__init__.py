@@ -7,6 +7,7 @@ from kubeplane.scheduler.framework.interface import Handle
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 from kubeplane.scheduler.framework.registry import PluginArgs
 from kubeplane.scheduler.framework.status import Status
+from kubeplane.scheduler.framework.vector import BoolArray, NodeArrays
 
 NAME = "NodeName"
 ERR_REASON = "node(s) didn't match the requested node name"
@@ -20,6 +21,9 @@ class NodeName:
         if wanted and wanted != node.name:
             return Status.unschedulable(ERR_REASON, unresolvable=True)
         return Status()
+
+    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeArrays) -> BoolArray | None:
+        return None if pod.spec.get("nodeName") else nodes.all  # a named node is rare: per node
 
 
 def new(args: PluginArgs, handle: Handle) -> NodeName:

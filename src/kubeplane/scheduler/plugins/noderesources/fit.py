@@ -10,6 +10,7 @@ from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 from kubeplane.scheduler.framework.registry import PluginArgs
 from kubeplane.scheduler.framework.resources import CPU, EPHEMERAL_STORAGE, MEMORY, Resources
 from kubeplane.scheduler.framework.status import Status
+from kubeplane.scheduler.framework.vector import BoolArray, IntArray, NodeArrays
 from kubeplane.scheduler.plugins.noderesources.scoring import ScoringStrategy
 
 NAME = "NodeResourcesFit"
@@ -54,8 +55,24 @@ class NodeResourcesFit:
         reasons = insufficient_resources(request, node, self.ignored, self.ignored_groups)
         return Status.unschedulable(*reasons) if reasons else Status()
 
+    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeArrays) -> BoolArray | None:
+        request = state.get(_STATE_KEY) or pod.requests
+        if any(wanted and name not in self.ignored and name.split("/", 1)[0] not in self.ignored_groups
+               for name, wanted in request.scalars.items()):
+            return None  # extended resources are not columns: per node
+        fits = nodes.num_pods + 1 <= nodes.alloc_pods
+        for wanted, allocatable, requested in ((request.milli_cpu, nodes.alloc_cpu, nodes.req_cpu),
+                                               (request.memory, nodes.alloc_memory, nodes.req_memory),
+                                               (request.ephemeral_storage, nodes.alloc_ephemeral, nodes.req_ephemeral)):
+            if wanted > 0:
+                fits &= wanted <= allocatable - requested
+        return fits
+
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> tuple[int, Status]:
         return self.strategy.score(pod, node), Status()
+
+    def score_vector(self, state: CycleState, pod: PodInfo, nodes: NodeArrays, rows: IntArray) -> IntArray | None:
+        return self.strategy.score_vector(pod, nodes, rows)
 
 
 def new(args: PluginArgs, handle: Handle) -> NodeResourcesFit:

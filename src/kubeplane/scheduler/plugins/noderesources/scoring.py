@@ -7,9 +7,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from kubeplane.scheduler.framework.interface import MAX_NODE_SCORE
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 from kubeplane.scheduler.framework.resources import CPU, MEMORY
+from kubeplane.scheduler.framework.vector import IntArray, NodeArrays
 
 LEAST_ALLOCATED, MOST_ALLOCATED, REQUESTED_TO_CAPACITY_RATIO = \
     "LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"
@@ -125,3 +128,27 @@ class ScoringStrategy:
         # others divide integers.
         rounding = _round_half_up if self.type == REQUESTED_TO_CAPACITY_RATIO else math.floor
         return weighted(values, self.per_resource, rounding)
+
+    def score_vector(self, pod: PodInfo, nodes: NodeArrays, rows: IntArray) -> IntArray | None:
+        """``score`` for many nodes: Least/MostAllocated over cpu and memory (others: None, per node)."""
+        if self.type == REQUESTED_TO_CAPACITY_RATIO or any(s.name not in (CPU, MEMORY) for s in self.resources):
+            return None
+        total = np.zeros(len(rows), dtype=np.int64)
+        weight_sum = np.zeros(len(rows), dtype=np.int64)
+        for spec in self.resources:
+            if spec.name == CPU:
+                allocatable = nodes.alloc_cpu[rows]
+                requested = nodes.non_zero_cpu[rows] + pod.non_zero_requests.milli_cpu
+            else:
+                allocatable = nodes.alloc_memory[rows]
+                requested = nodes.non_zero_memory[rows] + pod.non_zero_requests.memory
+            present = allocatable != 0  # a resource the node lacks is left out, weight and all
+            safe = np.where(present, allocatable, 1)
+            if self.type == LEAST_ALLOCATED:
+                score = np.where(requested > safe, 0, (safe - requested) * MAX_NODE_SCORE // safe)
+            else:
+                score = np.minimum(requested, safe) * MAX_NODE_SCORE // safe
+            total += np.where(present, score * spec.weight, 0)
+            weight_sum += np.where(present, spec.weight, 0)
+        # Integer floor division equals math.floor of the float quotient for these small sums.
+        return np.where(weight_sum == 0, 0, total // np.maximum(weight_sum, 1))

@@ -8,6 +8,7 @@ from kubeplane.scheduler.framework.interface import Handle
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 from kubeplane.scheduler.framework.registry import PluginArgs
 from kubeplane.scheduler.framework.status import Status
+from kubeplane.scheduler.framework.vector import BoolArray, NodeArrays
 
 NAME = "NodeUnschedulable"
 ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
@@ -24,6 +25,11 @@ class NodeUnschedulable:
         if tolerated(UNSCHEDULABLE_TAINT, pod.spec.get("tolerations") or []):
             return Status()
         return Status.unschedulable(ERR_REASON_UNSCHEDULABLE, unresolvable=True)
+
+    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeArrays) -> BoolArray | None:
+        if tolerated(UNSCHEDULABLE_TAINT, pod.spec.get("tolerations") or []):
+            return nodes.all
+        return ~nodes.unschedulable
 
 
 def new(args: PluginArgs, handle: Handle) -> NodeUnschedulable:
