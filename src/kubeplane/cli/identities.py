@@ -22,6 +22,7 @@ from kubeplane.cli import kubeconfig_file
 from kubeplane.cli.state import ClusterPaths, ClusterRecord
 from kubeplane.component import process
 from kubeplane.component.pki import issue_client_cert, read_certified_key, write_certified_key
+from kubeplane.machinery import bootstraptoken
 
 JSON = dict[str, Any]
 RBAC = "rbac.authorization.k8s.io"
@@ -92,8 +93,8 @@ def bootstrap_token_secret(token: BootstrapToken, expires: datetime, groups: Seq
             "expiration": expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true",
             "auth-extra-groups": ",".join(groups)}
-    return {"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
-            "metadata": {"name": f"bootstrap-token-{token.id}", "namespace": "kube-system"},
+    return {"apiVersion": "v1", "kind": "Secret", "type": bootstraptoken.SECRET_TYPE,
+            "metadata": {"name": bootstraptoken.SECRET_PREFIX + token.id, "namespace": bootstraptoken.SECRET_NAMESPACE},
             "data": {key: b64(value) for key, value in data.items()}}
 
 

@@ -7,46 +7,24 @@ plus the Secret's auth-extra-groups. Like upstream, a token that does not check 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
-from kubeplane.apiserver.authn.types import JSON, ObjectReader, TokenResult
+from kubeplane.apiserver.authn.types import ObjectReader, TokenResult
 from kubeplane.apiserver.authz import UserInfo
+from kubeplane.machinery.bootstraptoken import SECRET_NAMESPACE, SECRET_PREFIX, SECRET_TYPE, seconds_left
+from kubeplane.machinery.bootstraptoken import secret_data as _data
 
 log = logging.getLogger(__name__)
 
 TOKEN_PATTERN = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
-SECRET_TYPE = "bootstrap.kubernetes.io/token"
-SECRET_NAMESPACE = "kube-system"
-SECRET_PREFIX = "bootstrap-token-"
 USER_PREFIX = "system:bootstrap:"
 DEFAULT_GROUP = "system:bootstrappers"
 EXTRA_GROUP_PATTERN = re.compile(r"^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$")
-
-
-def _data(secret: JSON, key: str) -> str:
-    raw = (secret.get("data") or {}).get(key)
-    if raw is None:
-        return ""
-    try:
-        return base64.b64decode(raw, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return ""
-
-
-def _expired(expiration: str, now: float) -> bool:
-    if not expiration:
-        return False
-    try:
-        return datetime.fromisoformat(expiration).timestamp() < now
-    except ValueError:
-        return True  # an unparseable expiration never grants access
 
 
 class BootstrapTokenAuthenticator:
@@ -79,7 +57,7 @@ class BootstrapTokenAuthenticator:
         if _data(secret, "token-id") != token_id:
             log.info("bootstrap secret %s has a mismatching token-id", name)
             return None
-        if _expired(_data(secret, "expiration"), self.clock()):
+        if seconds_left(secret, datetime.fromtimestamp(self.clock(), UTC)) == 0.0:
             log.info("bootstrap token %s has expired", token_id)
             return None
         if _data(secret, "usage-bootstrap-authentication") != "true":
