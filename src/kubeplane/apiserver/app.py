@@ -226,7 +226,8 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
     async def etcd_check() -> None:
         await asyncio.wait_for(raw.current_revision(), 2.0)
 
-    health = HealthChecks({"etcd": etcd_check})
+    kms_checks = encryption.health_checks() if encryption is not None else {}
+    health = HealthChecks({"etcd": etcd_check, **kms_checks})
     rbac = LiveRBACSource()
     # Upstream's --authorization-mode=Node,RBAC: the Node authorizer answers kubelets first.
     node_graph = NodeGraph()

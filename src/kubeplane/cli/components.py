@@ -18,6 +18,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "network-policy-agent": ("kubeplane.network.policy.app",
                              "run the NetworkPolicy agent for one node (iptables; --netns=<node netns path>)"),
     "dns": ("kubeplane.network.dns.app", "run the cluster DNS server (CoreDNS kubernetes-plugin semantics)"),
+    "kms-plugin": ("kubeplane.kms.app", "run a local KMS v2 plugin (AES-256 KEKs in --key-file) on --socket"),
     "proxy": ("kubeplane.proxy.app",
               "run kube-proxy for one node (kube-proxy flags, iptables mode; --netns=<node netns path>)"),
 }

@@ -134,7 +134,7 @@ def test_resource_lookup_exact_then_group_wildcard_then_everything() -> None:
     ([{"aescbc": {"keys": []}}], "at least one key"),
     ([{"aescbc": {"keys": [{"name": "k", "secret": secret()}]}, "identity": {}}], "exactly one provider"),
     ([{"rot13": {}}], "exactly one provider"),
-    ([{"kms": {"name": "x"}}], "kms provider is not supported"),
+    ([{"kms": {"name": "x"}}], "KMSv1 is deprecated"),
     ([], "at least one provider"),
 ])
 def test_invalid_configurations_are_refused(providers: list[dict[str, Any]], message: str) -> None:

@@ -3,12 +3,13 @@
 It sits between the object store and ``EtcdKV``, so every path that moves stored bytes (reads,
 compare-and-swap writes, the current value returned by a failed swap, watch events and their
 previous values) goes through one place. Which provider chain applies depends on the resource a
-key belongs to; storages announce their key roots with ``register``.
+key belongs to; storages announce their key roots with ``register``. ``kms`` providers call their
+plugin, so every transform is awaited; ``health_checks`` gives the API server one check per plugin.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from kubeplane.storage.encryption.config import EncryptionConfig
@@ -57,38 +58,44 @@ class EncryptingKV:
         return None
 
     # --- values ----------------------------------------------------------------------------------
-    def _encrypt(self, key: str, value: bytes) -> bytes:
+    async def _encrypt(self, key: str, value: bytes) -> bytes:
         chain = self._chain(key)
-        return chain.encrypt(value, key) if chain is not None else value
+        return await chain.encrypt_async(value, key) if chain is not None else value
 
-    def _decrypt(self, kv: KeyValue) -> KeyValue:
+    async def _decrypt(self, kv: KeyValue) -> KeyValue:
         chain = self._chain(kv.key)
         if chain is None:
             read_unencrypted(kv.value, kv.key)
             return kv
-        plain, stale = chain.decrypt(kv.value, kv.key)
+        plain, stale = await chain.decrypt_async(kv.value, kv.key)
         if stale:
             return StaleKeyValue(kv.key, plain, kv.create_revision, kv.mod_revision)
         return KeyValue(kv.key, plain, kv.create_revision, kv.mod_revision)
 
-    def _decrypt_result(self, result: WriteResult) -> WriteResult:
+    async def _decrypt_result(self, result: WriteResult) -> WriteResult:
         if result.current is None:
             return result
-        return WriteResult(result.succeeded, result.revision, self._decrypt(result.current))
+        return WriteResult(result.succeeded, result.revision, await self._decrypt(result.current))
+
+    # --- health ----------------------------------------------------------------------------------
+    def health_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """Upstream's ``kms-provider-<N>`` checks, N counting kms providers in configuration order."""
+        return {f"kms-provider-{n}": envelope.check_health for n, envelope in enumerate(self.config.envelopes())}
 
     # --- KV --------------------------------------------------------------------------------------
     async def range(self, start: str, end: str, revision: int = 0, limit: int = 0) -> RangeResult:
         result = await self.inner.range(start, end, revision, limit)
-        return RangeResult([self._decrypt(kv) for kv in result.kvs], result.revision, result.count, result.more)
+        return RangeResult([await self._decrypt(kv) for kv in result.kvs], result.revision, result.count,
+                           result.more)
 
     async def create(self, key: str, value: bytes, ttl: int = 0) -> WriteResult:
-        return self._decrypt_result(await self.inner.create(key, self._encrypt(key, value), ttl))
+        return await self._decrypt_result(await self.inner.create(key, await self._encrypt(key, value), ttl))
 
     async def put_if(self, key: str, value: bytes, mod_revision: int) -> WriteResult:
-        return self._decrypt_result(await self.inner.put_if(key, self._encrypt(key, value), mod_revision))
+        return await self._decrypt_result(await self.inner.put_if(key, await self._encrypt(key, value), mod_revision))
 
     async def delete_if(self, key: str, mod_revision: int) -> WriteResult:
-        return self._decrypt_result(await self.inner.delete_if(key, mod_revision))
+        return await self._decrypt_result(await self.inner.delete_if(key, mod_revision))
 
     async def watch(self, start: str, end: str, start_revision: int, progress_notify: bool) -> KVWatch:
         return _DecryptingWatch(await self.inner.watch(start, end, start_revision, progress_notify), self)
@@ -100,6 +107,8 @@ class EncryptingKV:
         return await self.inner.current_revision()
 
     async def close(self) -> None:
+        for envelope in self.config.envelopes():
+            await envelope.close()
         await self.inner.close()
 
 
@@ -116,12 +125,12 @@ class _DecryptingWatch:
             if not batch.events:
                 yield batch
                 continue
-            yield KVWatchBatch([self._event(e) for e in batch.events], batch.revision)
+            yield KVWatchBatch([await self._event(e) for e in batch.events], batch.revision)
 
-    def _event(self, event: KVEvent) -> KVEvent:
+    async def _event(self, event: KVEvent) -> KVEvent:
         # A delete's kv carries no value: only the previous value needs decrypting.
-        kv = event.kv if event.deleted else self._kv._decrypt(event.kv)
-        prev = self._kv._decrypt(event.prev) if event.prev is not None else None
+        kv = event.kv if event.deleted else await self._kv._decrypt(event.kv)
+        prev = await self._kv._decrypt(event.prev) if event.prev is not None else None
         return KVEvent(event.deleted, kv, prev)
 
     async def request_progress(self) -> None:

@@ -3,15 +3,18 @@
 Every encrypted value starts with ``k8s:enc:<provider>:v1:<key name>:`` so a reader knows which
 provider and key wrote it, and so ``etcdctl get`` shows at a glance that a value is ciphertext.
 A ``ProviderChain`` is the ordered provider list of one resource: the first entry encrypts every
-write, any entry whose prefix matches decrypts a read.
+write, any entry whose prefix matches decrypts a read. The ``kms`` provider (``kmsv2.py``) calls a
+plugin over gRPC, so it is an ``EnvelopeTransformer`` with coroutines; the storage layer uses the
+chain's async methods, which serve both kinds.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding
@@ -38,10 +41,27 @@ class DecryptError(Exception):
     """Raised by a transformer; the chain adds the storage key and becomes a TransformError."""
 
 
+class EncryptError(Exception):
+    """A write could not be encrypted (a KMS plugin that is away); becomes a TransformError."""
+
+
 class Transformer(Protocol):
     def to_storage(self, data: bytes, authenticated_data: bytes) -> bytes: ...
 
     def from_storage(self, data: bytes, authenticated_data: bytes) -> bytes: ...
+
+
+class EnvelopeTransformer(Protocol):
+    """A transformer that calls out (a KMS plugin). ``from_storage`` also says whether the value is
+    stale: written under a key the provider no longer writes with (a KMS key id change)."""
+
+    async def to_storage(self, data: bytes, authenticated_data: bytes) -> bytes: ...
+
+    async def from_storage(self, data: bytes, authenticated_data: bytes) -> tuple[bytes, bool]: ...
+
+    async def check_health(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class IdentityTransformer:
@@ -132,15 +152,23 @@ class PrefixedTransformer:
     """One provider key: values starting with ``prefix`` are this transformer's."""
 
     prefix: bytes
-    transformer: Transformer
+    transformer: Transformer | EnvelopeTransformer
 
     @property
     def name(self) -> str:
         return self.prefix.decode() or "identity"
 
+    @property
+    def is_envelope(self) -> bool:
+        return inspect.iscoroutinefunction(self.transformer.to_storage)
+
 
 def provider_prefix(provider: str, key_name: str) -> bytes:
     return f"k8s:enc:{provider}:v1:{key_name}:".encode()
+
+
+def kms_prefix(name: str) -> bytes:
+    return f"k8s:enc:kms:v2:{name}:".encode()
 
 
 class ProviderChain:
@@ -150,30 +178,67 @@ class ProviderChain:
         if not providers:
             raise ValueError("a provider chain needs at least one provider")
         self.providers = tuple(providers)
+        self.envelopes = tuple(p for p in self.providers if p.is_envelope)
 
     @property
     def writer(self) -> PrefixedTransformer:
         return self.providers[0]
 
     def encrypt(self, data: bytes, key: str) -> bytes:
+        """Encrypt with a local provider (a chain whose writer is not ``kms``)."""
         writer = self.writer
-        return writer.prefix + writer.transformer.to_storage(data, key.encode())
+        if writer.is_envelope:
+            raise TypeError("a kms provider encrypts asynchronously: use encrypt_async")
+        return writer.prefix + cast(Transformer, writer.transformer).to_storage(data, key.encode())
+
+    async def encrypt_async(self, data: bytes, key: str) -> bytes:
+        writer = self.writer
+        if not writer.is_envelope:
+            return self.encrypt(data, key)
+        try:
+            return writer.prefix + await cast(EnvelopeTransformer, writer.transformer).to_storage(data, key.encode())
+        except EncryptError as exc:
+            raise TransformError(key, f"{writer.name} {exc}") from exc
 
     def decrypt(self, data: bytes, key: str) -> tuple[bytes, bool]:
         """(plaintext, stale): stale when a provider other than the writer had to read it, so a
         rewrite of the unchanged object re-encrypts it with the current key (rotation)."""
+        if self.envelopes:
+            raise TypeError("a kms provider decrypts asynchronously: use decrypt_async")
         failures: list[str] = []
         for index, provider in enumerate(self.providers):
             if not data.startswith(provider.prefix):
                 continue
             try:
-                plain = provider.transformer.from_storage(data[len(provider.prefix):], key.encode())
+                plain = cast(Transformer, provider.transformer).from_storage(data[len(provider.prefix):], key.encode())
             except DecryptError as exc:
-                if not provider.prefix:
-                    continue  # identity matches everything; an encrypted value is someone else's
-                failures.append(f"{provider.name} {exc}")
+                if provider.prefix:  # identity matches everything; an encrypted value is someone else's
+                    failures.append(f"{provider.name} {exc}")
                 continue
             return plain, index != 0
+        return self._unmatched(data, key, failures)
+
+    async def decrypt_async(self, data: bytes, key: str) -> tuple[bytes, bool]:
+        """``decrypt`` for chains with ``kms`` providers: an envelope may also call a value stale
+        (written under a KMS key id that no longer writes)."""
+        if not self.envelopes:
+            return self.decrypt(data, key)
+        failures: list[str] = []
+        for index, provider in enumerate(self.providers):
+            if not data.startswith(provider.prefix):
+                continue
+            body = data[len(provider.prefix):]
+            try:
+                if provider.is_envelope:
+                    plain, stale = await cast(EnvelopeTransformer, provider.transformer).from_storage(body, key.encode())
+                    return plain, stale or index != 0
+                return cast(Transformer, provider.transformer).from_storage(body, key.encode()), index != 0
+            except DecryptError as exc:
+                if provider.prefix:
+                    failures.append(f"{provider.name} {exc}")
+        return self._unmatched(data, key, failures)
+
+    def _unmatched(self, data: bytes, key: str, failures: list[str]) -> tuple[bytes, bool]:
         if failures:
             raise TransformError(key, "; ".join(failures))
         if not data.startswith(ENCRYPTED_PREFIX):
