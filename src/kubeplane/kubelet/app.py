@@ -40,6 +40,7 @@ from kubeplane.kubelet.config import KubeletConfig, Taint
 from kubeplane.kubelet.cri import CRIClient
 from kubeplane.kubelet.cri.containerd import ContainerdPaths
 from kubeplane.kubelet.kubelet import COMPONENT, Kubelet
+from kubeplane.kubelet.pressure_flags import PressureSettings, add_flags, settings
 from kubeplane.kubelet.prober import Dialer
 from kubeplane.kubelet.server import (
     KubeletServer,
@@ -165,6 +166,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="CA for client certificates; without it only /healthz is served")
     parser.add_argument("--authorization-mode", choices=("Webhook", "AlwaysAllow"), default="Webhook")
     parser.add_argument("--log-file", default="")
+    add_flags(parser)  # eviction, image GC, log rotation
     opts = parser.parse_args(argv)
     if opts.cert_dir is None:
         opts.cert_dir = opts.root_dir / "pki"
@@ -249,8 +251,10 @@ def certificate_manager(client: Client, config: KubeletConfig, certs: ClientCert
 
 
 async def run(config: KubeletConfig, stop: asyncio.Event, netns: str | None = None,
-              serving: ServingOptions | None = None, certs: ClientCertOptions | None = None) -> int:
-    """Run the kubelet; with ``serving``, also its HTTPS API (whose port the Node status reports)."""
+              serving: ServingOptions | None = None, certs: ClientCertOptions | None = None,
+              pressure: PressureSettings | None = None) -> int:
+    """Run the kubelet; with ``serving``, also its HTTPS API (whose port the Node status reports);
+    with ``pressure``, also eviction, image garbage collection and log rotation."""
     certs = certs or ClientCertOptions()
     listener = None
     if serving is not None:
@@ -260,7 +264,10 @@ async def run(config: KubeletConfig, stop: asyncio.Event, netns: str | None = No
     if client_config is None:
         return 0  # stopped while still bootstrapping (it waits for CSR approval as long as it takes)
     async with Client(client_config, component=COMPONENT) as client, CRIClient(config.runtime_endpoint) as cri:
-        kubelet = Kubelet(config, client, cri, node_netns=netns)
+        kubelet = Kubelet(config, client, cri, node_netns=netns,
+                          eviction=pressure.eviction if pressure else None,
+                          image_gc=pressure.image_gc if pressure else None,
+                          log_rotation=pressure.log_rotation if pressure else None)
         manager = certificate_manager(client, config, certs)
         rotation = asyncio.get_running_loop().create_task(manager.run()) if manager is not None else None
         server = None
@@ -319,13 +326,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         opts = parse_args(sys.argv[1:] if argv is None else argv)
         netns = node_netns(opts)
+        pressure = settings(opts)
     except argparse.ArgumentTypeError as error:
         print(f"kubelet: {error}", file=sys.stderr)
         return EXIT_BAD_FLAGS
     setup_logging(COMPONENT, opts.log_file or None)
     log.info("probes and hooks connect from network namespace %s", netns or "(the kubelet's own)")
     return run_until_signalled(lambda stop: run(build_config(opts), stop, netns, serving_options(opts),
-                                                      client_cert_options(opts)))
+                                                      client_cert_options(opts), pressure))
 
 
 if __name__ == "__main__":

@@ -29,9 +29,12 @@ from kubeplane.kubelet.backoff import (
     Backoff,
 )
 from kubeplane.kubelet.config import KubeletConfig
-from kubeplane.kubelet.cri import CRIClient, CRIError
+from kubeplane.kubelet.cri import CRIClient, CRIError, pb
 from kubeplane.kubelet.dns import read_resolv_conf
+from kubeplane.kubelet.eviction import EvictionConfig, EvictionManager, PodAccess
+from kubeplane.kubelet.imagegc import ImageGarbageCollector, ImageGCPolicy, image_filesystem
 from kubeplane.kubelet.imagepull import ImageManager
+from kubeplane.kubelet.logrotation import LogRotationPolicy, LogRotator
 from kubeplane.kubelet.machine import MachineInfo, read_machine_info
 from kubeplane.kubelet.podworker import PodWorker, WorkerServices
 from kubeplane.kubelet.prober import Dialer, LifecycleHooks, ProbeManager, ProbeRunner
@@ -44,15 +47,20 @@ JSON = dict[str, Any]
 
 COMPONENT = "kubelet"
 RUNTIME_NAME_PREFIX = "containerd://"
+EVICTED = "Evicted"
 
 
 class Kubelet:
     def __init__(self, config: KubeletConfig, client: Client, cri: CRIClient, node_netns: str | None = None,
-                 prober: PodProber | None = None, machine: MachineInfo | None = None) -> None:
+                 prober: PodProber | None = None, machine: MachineInfo | None = None,
+                 eviction: EvictionConfig | None = None, image_gc: ImageGCPolicy | None = None,
+                 log_rotation: LogRotationPolicy | None = None) -> None:
         """``node_netns`` names the node's network namespace (under /run/netns); None probes from
         the kubelet's own. ``prober`` replaces the ProbeManager (tests). ``cri`` may be any
         CRIClient, such as hollow nodes' in-process fake; ``machine`` then describes the simulated
-        instance instead of the machine the kubelet runs on."""
+        instance instead of the machine the kubelet runs on. Node-pressure eviction, image garbage
+        collection and container log rotation run only when given their settings (the kubelet
+        process always gives them; hollow nodes have no cgroups, image store or log files)."""
         self.config = config
         self.client = client
         self.cri = cri
@@ -79,6 +87,15 @@ class Kubelet:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._done: set[str] = set()
         self.pods = Informer(client, PODS, field_selector=f"spec.nodeName={config.node_name}")
+        self.eviction = None if eviction is None else EvictionManager(
+            eviction, lambda: self.machine.memory_bytes,
+            PodAccess(active_pods=self.pods.list, pod_cgroup=config.pod_cgroup,
+                      kubepods_cgroup=f"{config.cgroup_root.rstrip('/')}/kubepods",
+                      evict=self.evict_pod, stopped=self.pod_stopped))
+        self.image_gc = None if image_gc is None else ImageGarbageCollector(
+            image_gc, cri, image_filesystem(config.runtime_endpoint, config.root_dir), config.pod_infra_image,
+            self.recorder, config.node_name)
+        self.log_rotator = None if log_rotation is None else LogRotator(log_rotation, cri)
 
     # -- the prober's way in ---------------------------------------------------------------------
 
@@ -92,6 +109,37 @@ class Kubelet:
         worker = self.workers.get(pod_uid)
         if worker is not None:
             worker.wake()
+
+    # -- the eviction manager's way in -----------------------------------------------------------
+
+    async def evict_pod(self, pod: JSON, message: str) -> bool:
+        """Fail the pod as upstream's eviction does (phase Failed, reason Evicted, a DisruptionTarget
+        condition); its worker then sees a finished pod and stops its sandbox, which kills the
+        containers. False if the pod is gone or was replaced."""
+        metadata = pod["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        status = {"phase": "Failed", "reason": EVICTED, "message": message,
+                  "conditions": [{"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet",
+                                  "message": message, "lastTransitionTime": now}]}
+        try:
+            # The uid makes the patch fail on a newer pod of the same name instead of failing it.
+            updated = await self.client.patch(PODS, metadata["name"],
+                                              {"metadata": {"uid": metadata["uid"]}, "status": status},
+                                              metadata["namespace"], patch_type="strategic", subresource="status")
+        except ApiError as error:
+            log.warning("evicting pod %s/%s: %s", metadata["namespace"], metadata["name"], error)
+            return False
+        log.info("evicted pod %s/%s: %s", metadata["namespace"], metadata["name"], message)
+        self.recorder.event(pod, "Warning", EVICTED, message)
+        worker = self.workers.get(str(metadata["uid"]))
+        if worker is not None:
+            worker.update(updated)
+        return True
+
+    async def pod_stopped(self, uid: str) -> bool:
+        running = await self.cri.list_containers(pb.ContainerFilter(
+            state=pb.ContainerStateValue(state=pb.CONTAINER_RUNNING), label_selector={labels.POD_UID: uid}))
+        return not running
 
     # -- pods ------------------------------------------------------------------------------------
 
@@ -176,8 +224,11 @@ class Kubelet:
         except CRIError:
             listed = []
         current = await self.client.get(NODES, self.config.node_name)
+        pressures = frozenset({"MemoryPressure"} if self.eviction is not None and self.eviction.memory_pressure
+                              else ())
         status = nodestatus.node_status(self.config, self.machine, health, self.kubelet_version,
-                                        current.get("status") or {}, nodestatus.images(listed), datetime.now(UTC))
+                                        current.get("status") or {}, nodestatus.images(listed), datetime.now(UTC),
+                                        pressures)
         self.node = await self.client.patch(NODES, self.config.node_name, {"status": status}, subresource="status")
         return self.node
 
@@ -210,6 +261,9 @@ class Kubelet:
             asyncio.create_task(self._every(self.config.node_lease_duration * nodelease.RENEW_FRACTION,
                                             "node lease", self._renew_lease), name="node lease"),
         ]
+        background += [asyncio.create_task(loop.run(), name=name) for name, loop in (
+            ("eviction manager", self.eviction), ("image gc", self.image_gc), ("log rotation", self.log_rotator))
+            if loop is not None]
         self.pods.add_event_handler(EventHandlers(on_add=self._on_pod, on_update=lambda _, pod: self._on_pod(pod),
                                                   on_delete=self._on_pod_deleted))
         # As upstream, containers start only once Services were read (their service-link env).

@@ -96,11 +96,18 @@ _PRESSURE = (
     ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
     ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
 )
+# The same conditions while the eviction manager reports the pressure (upstream's wording).
+_UNDER_PRESSURE = {
+    "MemoryPressure": ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+    "DiskPressure": ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+    "PIDPressure": ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
+}
 
 
-def conditions(previous: list[JSON], health: RuntimeHealth, now: datetime) -> list[JSON]:
-    """Ready and the pressure conditions with heartbeat now and transition times kept while the
-    status stays the same; conditions other components own are kept."""
+def conditions(previous: list[JSON], health: RuntimeHealth, now: datetime,
+               pressures: frozenset[str] = frozenset()) -> list[JSON]:
+    """Ready and the pressure conditions (True for those in ``pressures``) with heartbeat now and
+    transition times kept while the status stays the same; conditions other components own are kept."""
     before = {c.get("type"): c for c in previous}
     now_text = _time(now)
 
@@ -110,7 +117,8 @@ def conditions(previous: list[JSON], health: RuntimeHealth, now: datetime) -> li
         return {"type": kind, "status": status, "reason": reason, "message": message,
                 "lastHeartbeatTime": now_text, "lastTransitionTime": transition}
 
-    out = [condition(kind, "False", reason, message) for kind, reason, message in _PRESSURE]
+    out = [condition(kind, "True", *_UNDER_PRESSURE[kind]) if kind in pressures
+           else condition(kind, "False", reason, message) for kind, reason, message in _PRESSURE]
     if health.runtime_ready and health.network_ready:
         out.append(condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"))
     else:
@@ -126,13 +134,14 @@ def images(listed: list[tuple[list[str], int]]) -> list[JSON]:
 
 
 def node_status(config: KubeletConfig, machine: MachineInfo, health: RuntimeHealth, kubelet_version: str,
-                previous: JSON, image_list: list[JSON], now: datetime) -> JSON:
+                previous: JSON, image_list: list[JSON], now: datetime,
+                pressures: frozenset[str] = frozenset()) -> JSON:
     addresses = ([{"type": "InternalIP", "address": config.node_ip}] if config.node_ip else []) \
         + [{"type": "Hostname", "address": config.node_name}]
     return {
         "capacity": capacity(machine, config.max_pods),
         "allocatable": allocatable(machine, config.max_pods),
-        "conditions": conditions(list(previous.get("conditions") or []), health, now),
+        "conditions": conditions(list(previous.get("conditions") or []), health, now, pressures),
         "addresses": addresses,
         "daemonEndpoints": {"kubeletEndpoint": {"Port": config.kubelet_port}},
         "nodeInfo": {

@@ -151,6 +151,11 @@ class CRIClient:
         await self._call(RUNTIME_SERVICE, "RemoveContainer", pb.RemoveContainerRequest(container_id=container_id),
                          pb.RemoveContainerResponse)
 
+    async def reopen_container_log(self, container_id: str) -> None:
+        """Make the runtime reopen the container's log file (after the kubelet rotated it)."""
+        await self._call(RUNTIME_SERVICE, "ReopenContainerLog",
+                         pb.ReopenContainerLogRequest(container_id=container_id), pb.ReopenContainerLogResponse)
+
     async def container_status(self, container_id: str, verbose: bool = False) -> pb.ContainerStatusResponse:
         request = pb.ContainerStatusRequest(container_id=container_id, verbose=verbose)
         return await self._call(RUNTIME_SERVICE, "ContainerStatus", request, pb.ContainerStatusResponse)
