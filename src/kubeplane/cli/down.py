@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubeplane.cli import lifecycle
+from kubeplane.cli import lifecycle, nodes
 from kubeplane.cli.output import add_output_flag, console, print_json, step_done
 from kubeplane.cli.state import ClusterPaths
 
@@ -19,7 +19,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     paths = ClusterPaths.for_name(args.name)
     existed = paths.root.exists()
-    lifecycle.remove_cluster(paths, step_done if args.output == "text" else _quiet)
+    progress = step_done if args.output == "text" else _quiet
+    # The registry first: its instance's namespace goes with the VPC when the nodes are removed.
+    nodes.stop_registry(paths, progress)
+    lifecycle.remove_cluster(paths, progress)
     if args.output == "json":
         print_json({"name": paths.name, "removed": existed})
     elif existed:

@@ -7,10 +7,10 @@ import sys
 
 from rich.markup import escape
 
-from kubeplane.cli import components, demo, down, kubeconfig, status, up, vpc
+from kubeplane.cli import components, demo, down, images, kubeconfig, status, up, vpc
 from kubeplane.cli.output import CommandError, console
 
-_COMMANDS = (up, down, status, kubeconfig, demo, components, vpc)
+_COMMANDS = (up, down, status, kubeconfig, demo, components, vpc, images)
 
 
 

@@ -11,7 +11,10 @@ five processes, each recorded in cluster.json and stopped by its verified PID:
 * ``proxy`` (kube-proxy) as ``system:kube-proxy``, programming iptables in the instance's netns;
 * ``network-policy-agent``, enforcing NetworkPolicy for the node's pods in the same netns;
 
-and the first two nodes also run the cluster DNS (``cluster_dns``).
+and the first two nodes also run the cluster DNS (``cluster_dns``). The cluster's image registry
+(``kubeplane.registry``) runs on an instance of its own in zone a; every node's containerd pulls
+``registry.kubeplane.local/...`` from it, and tries it first for ``docker.io`` images (then Docker
+Hub, which offline fails), so ``busybox:1.35`` pulls our busybox, pushed there at start-up.
 
 Everything a node leaves on the machine carries the cluster's name: the VPC (and so every netns,
 ``kp-<cluster>-...``), the cgroup parent ``/kp-<cluster>/<index>`` and the node directory
@@ -64,6 +67,11 @@ POLICY_AGENT_USER = "system:kubeplane:network-policy-agent"
 POLICY_AGENT_KUBECONFIG = "network-policy-agent"
 STOP_GRACE_SECONDS = 10.0
 NODE_FILE = "node.json"
+# kubeplane.registry.REGISTRY_HOST, repeated so importing this module stays light.
+REGISTRY_HOST_NAME = "registry.kubeplane.local"
+DOCKER_HUB_SERVER = "https://registry-1.docker.io"
+PUBLIC_BUSYBOX = "docker.io/library/busybox:1.35"
+REGISTRY_COMPONENT = "registry"  # kubeplane.registry.server.COMPONENT: its pidfile and log name
 
 
 class NodeStartError(Exception):
@@ -152,6 +160,7 @@ async def start_nodes(paths: ClusterPaths, record: ClusterRecord, options: NodeO
     from kubeplane.network.ipam import UnknownInstanceType, limits_for
     from kubeplane.network.vpc import VpcService
     from kubeplane.network.vpc.model import VpcError
+    from kubeplane.registry import RegistryError
 
     bootstrap: asyncio.Task[BootstrapToken] | None = None
     try:
@@ -165,13 +174,20 @@ async def start_nodes(paths: ClusterPaths, record: ClusterRecord, options: NodeO
         nodes = [await asyncio.to_thread(_launch_instance, paths, vpcs, index) for index in range(options.count)]
         record.workerNodes = nodes
         save_record(paths, record)
+        # Launched after the nodes, so nodes keep the addresses (and names) they had without it.
+        registry_info = await asyncio.to_thread(_launch_registry_instance, paths, vpcs) if _have_registry() else None
+        if registry_info is None:
+            progress("no image registry: docker-registry is not installed (apt-get install docker-registry); "
+                     "nodes run imported images only")
         component_kubeconfig(paths, record, "kube-proxy", KUBE_PROXY_USER)
         await _grant_policy_agent(paths, record)
         token = await bootstrap
         progress(f"bootstrap token {token.id} created for the nodes' TLS bootstrap")
-        await asyncio.gather(*(_start_node(paths, record, node, images, options, vpc.cidr, token, progress)
-                               for node in nodes))
-    except (VpcError, ImageImportError, CRIError, UnknownInstanceType, ValueError, ObjectCreateError) as err:
+        await asyncio.gather(_start_registry(paths, registry_info, images, options, progress),
+                             *(_start_node(paths, record, node, images, options, vpc.cidr, token, registry_info,
+                                           progress) for node in nodes))
+    except (VpcError, ImageImportError, CRIError, UnknownInstanceType, ValueError, ObjectCreateError,
+            RegistryError) as err:
         raise NodeStartError(str(err)) from err
     finally:
         if bootstrap is not None and not bootstrap.done():
@@ -198,6 +214,64 @@ def _launch_instance(paths: ClusterPaths, vpcs: Any, index: int) -> NodeRecord:
     return node
 
 
+# -- the cluster's image registry -----------------------------------------------------------------
+
+
+def cluster_registry(paths: ClusterPaths) -> Any:
+    """The cluster's LocalRegistry (files in ``<cluster>/registry``, pidfile and log with the others)."""
+    from kubeplane.registry import LocalRegistry
+
+    return LocalRegistry(paths.root / "registry", paths.logs, paths.run)
+
+
+def _have_registry() -> bool:
+    from kubeplane.registry.server import DOCKER_REGISTRY_BINARY
+
+    return Path(DOCKER_REGISTRY_BINARY).is_file()
+
+
+def _launch_registry_instance(paths: ClusterPaths, vpcs: Any) -> Any:
+    from kubeplane.registry import REGISTRY_PORT, RegistryInfo
+
+    token = f"{paths.name}-registry"
+    instance = vpcs.run_instance(paths.name, ZONE_LETTERS[0], instance_name="registry", client_token=token)
+    ip = vpcs.describe(paths.name).primary_eni(instance.id).primary_ip
+    return RegistryInfo(ip, REGISTRY_PORT, vpcs.instance_netns(paths.name, instance.id), instance.id)
+
+
+async def _start_registry(paths: ClusterPaths, info: Any, images: list[Any], options: NodeOptions,
+                          progress: Progress) -> None:
+    from kubeplane.kubelet.images import BUSYBOX_REFERENCE
+
+    if info is None:
+        return
+    from kubeplane.registry import push_archive
+    from kubeplane.registry.netns import session_in_netns
+
+    registry = cluster_registry(paths)
+    started = await registry.start(info, timeout=options.timeout)
+    # Offline, `busybox:1.35` (Docker Hub's name) must still pull: our busybox is pushed under it.
+    busybox = next(image for image in images if image.reference == BUSYBOX_REFERENCE)
+    async with session_in_netns(info.netns, timeout=options.timeout) as session:
+        await push_archive(session, info.endpoint, busybox.archive, PUBLIC_BUSYBOX)
+    progress(f"image registry serving {info.endpoint} in {info.netns} (pid {started.pid}), "
+             f"pulled as {REGISTRY_HOST_NAME}/...; {PUBLIC_BUSYBOX} pushed")
+
+
+def stop_registry(paths: ClusterPaths, progress: Progress) -> None:
+    """Stop the registry by its verified PID (before the VPC goes, so its namespace empties first).
+    Only its pidfile is read: `down` of a cluster without nodes never imports the registry code."""
+    if process.stop(paths.pidfile(REGISTRY_COMPONENT), STOP_GRACE_SECONDS):
+        progress(f"{REGISTRY_COMPONENT} stopped")
+
+
+def _write_registry_hosts(containerd_paths: Any, info: Any) -> None:
+    from kubeplane.kubelet.cri.containerd import write_registry_hosts
+
+    write_registry_hosts(containerd_paths, REGISTRY_HOST_NAME, [info.endpoint])
+    write_registry_hosts(containerd_paths, "docker.io", [info.endpoint], server=DOCKER_HUB_SERVER)
+
+
 async def _grant_policy_agent(paths: ClusterPaths, record: ClusterRecord) -> None:
     """The NetworkPolicy agents read policies, pods and namespaces cluster-wide (EKS runs this agent
     in aws-node with the same permissions), under a certificate of their own."""
@@ -217,7 +291,8 @@ def _add(paths: ClusterPaths, record: ClusterRecord, component: ComponentRecord)
 
 
 async def _start_node(paths: ClusterPaths, record: ClusterRecord, node: NodeRecord, images: list[Any],
-                      options: NodeOptions, vpc_cidr: str, token: BootstrapToken, progress: Progress) -> None:
+                      options: NodeOptions, vpc_cidr: str, token: BootstrapToken, registry: Any,
+                      progress: Progress) -> None:
     from kubeplane.cli.node_runtime import node_containerd
     from kubeplane.kubelet.cri import CRIClient
     from kubeplane.kubelet.images import ensure_imported
@@ -229,6 +304,8 @@ async def _start_node(paths: ClusterPaths, record: ClusterRecord, node: NodeReco
     node_paths = NodePaths(paths, node.index)
     netns_path = names.netns_path(node.netns)
     containerd = node_containerd(node_paths.containerd, node_paths.containerd_sockets, Path(netns_path))
+    if registry is not None:
+        _write_registry_hosts(containerd.paths, registry)
     started = await containerd.start(timeout=options.timeout)
     _add(paths, record, ComponentRecord(node_paths.component("containerd"), "containerd",
                                         f"unix://{containerd.socket}", {}, started.pid, node.name,

@@ -68,6 +68,7 @@ def bring_up(paths: ClusterPaths, options: lifecycle.UpOptions) -> ClusterRecord
             return asyncio.run(lifecycle.start_cluster(paths, options, step_done))
     except (ReadinessError, OSError, KeyboardInterrupt, nodes.NodeStartError) as err:
         console.print("[red]start-up failed[/red]; stopping what was started")
+        nodes.stop_registry(paths, step_done)
         lifecycle.stop_cluster(paths, step_done)
         if isinstance(err, KeyboardInterrupt):
             raise CommandError("interrupted; the processes started were stopped", exit_code=130) from err

@@ -184,7 +184,13 @@ async def test_scales_a_deployment_up_then_down(apiserver: Any, client: Client, 
                     return bool((await client.get(DEPLOYMENTS, "web", namespace))["spec"]["replicas"] == n)
                 return check
             await eventually(replicas_are(4), "scaled up to maxReplicas", timeout=60)
-            up = await client.get(HORIZONTALPODAUTOSCALERS, "web", namespace)
+
+            async def active() -> JSON:
+                # A sync can still catch a new pod before its first sample (a loaded machine makes
+                # that likely): wait for one that read metrics for every pod.
+                current = await client.get(HORIZONTALPODAUTOSCALERS, "web", namespace)
+                return current if condition(current, "ScalingActive").get("reason") == "ValidMetricFound" else {}
+            up = await eventually(active, "ScalingActive / ValidMetricFound after the scale-up")
             usage["cpu"] = "10m"  # 10%: a quarter of the pods would be enough
             await eventually(replicas_are(1), "scaled down to minReplicas", timeout=60)
 

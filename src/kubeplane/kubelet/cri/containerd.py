@@ -65,6 +65,11 @@ class ContainerdPaths:
         return self.base / "net.d"
 
     @property
+    def registry_hosts_dir(self) -> Path:
+        """containerd's ``config_path``: ``<registry host>/hosts.toml`` per registry (read at each pull)."""
+        return self.base / "certs.d"
+
+    @property
     def opt_dir(self) -> Path:
         return self.base / "opt"
 
@@ -119,6 +124,8 @@ def render_config(paths: ContainerdPaths, sandbox_image: str = DEFAULT_SANDBOX_I
         f"    bin_dir = {_toml(str(paths.cni_bin_dir))}",
         f"    conf_dir = {_toml(str(paths.cni_conf_dir))}",
         "    max_conf_num = 1",
+        f"  [{cri[1:-1]}.registry]",
+        f"    config_path = {_toml(str(paths.registry_hosts_dir))}",
         f"  [{cri[1:-1]}.containerd]",
         '    snapshotter = "overlayfs"',
         '    default_runtime_name = "runc"',
@@ -142,13 +149,30 @@ def prepare(paths: ContainerdPaths, sandbox_image: str = DEFAULT_SANDBOX_IMAGE,
     if len(str(paths.socket)) > _MAX_SOCKET_PATH:
         raise ValueError(f"containerd socket path too long for a unix socket: {paths.socket}")
     for directory in (paths.root, paths.state, paths.runc_root, paths.cni_bin_dir, paths.cni_conf_dir,
-                      paths.opt_dir, paths.log_dir, paths.run_dir):
+                      paths.opt_dir, paths.log_dir, paths.run_dir, paths.registry_hosts_dir):
         directory.mkdir(parents=True, exist_ok=True)
     paths.config.write_text(render_config(paths, sandbox_image))
     for plugin in sorted(cni_plugins.iterdir()):
         link = paths.cni_bin_dir / plugin.name
         if not link.exists():
             link.symlink_to(plugin)
+
+
+def write_registry_hosts(paths: ContainerdPaths, registry_host: str, endpoints: list[str],
+                         server: str | None = None) -> Path:
+    """Make pulls of ``registry_host/...`` try ``endpoints`` (plain-HTTP URLs such as
+    ``http://198.18.0.9:5000``) in order, then ``server`` if given (the registry's own address,
+    for a mirror that falls back to the real registry when it lacks an image or is offline)."""
+    # containerd 1.6 refuses a hosts.toml without a [host] table ("invalid `host` tree"), and
+    # tries the server after the hosts: without a server only the endpoints are asked.
+    lines = [f"server = {_toml(server)}", ""] if server else []
+    for endpoint in endpoints:
+        lines += [f"[host.{_toml(endpoint)}]", '  capabilities = ["pull", "resolve"]', ""]
+    directory = paths.registry_hosts_dir / registry_host
+    directory.mkdir(parents=True, exist_ok=True)
+    hosts = directory / "hosts.toml"
+    hosts.write_text("\n".join(lines))
+    return hosts
 
 
 def containerd_argv(paths: ContainerdPaths, netns_path: Path) -> list[str]:

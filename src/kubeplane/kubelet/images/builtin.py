@@ -35,12 +35,13 @@ def default_build_dir() -> Path:
     return Path(os.environ.get("KUBEPLANE_HOME") or Path.home() / ".kubeplane") / "images"
 
 
-def _archive_name(reference: str) -> str:
+def archive_name(reference: str) -> str:
+    """The file name of an image's archive in a build directory."""
     return reference.replace("/", "_").replace(":", "_") + ".tar"
 
 
 def _cached(build_dir: Path, reference: str, inputs: str) -> OCIImage | None:
-    archive = build_dir / _archive_name(reference)
+    archive = build_dir / archive_name(reference)
     try:
         record = json.loads(archive.with_suffix(".json").read_text())
     except (FileNotFoundError, ValueError):
@@ -91,7 +92,7 @@ def build_busybox(build_dir: Path, reference: str = BUSYBOX_REFERENCE,
             layer.add_symlink(applet, "/bin/busybox")
     layer.add_file("etc/passwd", _PASSWD.encode())
     layer.add_file("etc/group", _GROUP.encode())
-    image = write_image(build_dir / _archive_name(reference), reference, layer, ImageConfig(cmd=("sh",)),
+    image = write_image(build_dir / archive_name(reference), reference, layer, ImageConfig(cmd=("sh",)),
                         history=f"busybox from {busybox}")
     return _remember(image, inputs)
 
@@ -125,7 +126,7 @@ def build_pause(build_dir: Path, reference: str = PAUSE_REFERENCE) -> OCIImage:
         compile_pause(binary)
         layer = Layer()
         layer.add_file("pause", binary.read_bytes(), mode=0o755)
-    image = write_image(build_dir / _archive_name(reference), reference, layer,
+    image = write_image(build_dir / archive_name(reference), reference, layer,
                         ImageConfig(entrypoint=("/pause",), env=()), history="pause from pause.c")
     return _remember(image, inputs)
 

@@ -111,7 +111,7 @@ def _tag_of(reference: str) -> str:
     return last.split(":", 1)[1] if ":" in last else "latest"
 
 
-def _config_blob(layer_tar: bytes, config: ImageConfig, history: str) -> bytes:
+def _config_blob(diff_ids: Sequence[str], config: ImageConfig, history: Sequence[dict[str, Any]]) -> bytes:
     runtime: dict[str, Any] = {"Env": list(config.env), "WorkingDir": config.working_dir}
     if config.entrypoint:
         runtime["Entrypoint"] = list(config.entrypoint)
@@ -124,9 +124,19 @@ def _config_blob(layer_tar: bytes, config: ImageConfig, history: str) -> bytes:
         "os": "linux",
         "created": _EPOCH,
         "config": runtime,
-        "rootfs": {"type": "layers", "diff_ids": [_digest(layer_tar)]},
-        "history": [{"created": _EPOCH, "created_by": history}],
+        "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
+        "history": list(history),
     })
+
+
+@dataclass(frozen=True)
+class BaseLayers:
+    """The layers of a base image that a new image stacks its own layer on (``FROM``): each one's
+    manifest descriptor with its compressed blob, the config's diff_ids and history entries."""
+
+    layers: tuple[tuple[dict[str, Any], bytes], ...] = ()
+    diff_ids: tuple[str, ...] = ()
+    history: tuple[dict[str, Any], ...] = ()
 
 
 def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -136,16 +146,21 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def write_image(destination: Path, reference: str, layer: Layer, config: ImageConfig,
-                history: str = "kubeplane") -> OCIImage:
-    """Write ``layer`` as the single layer of image ``reference`` to an OCI image-layout tar."""
+                history: str = "kubeplane", base: BaseLayers | None = None) -> OCIImage:
+    """Write ``layer`` as the top layer of image ``reference`` (the only one unless ``base`` gives
+    the layers under it) to an OCI image-layout tar."""
+    base = base or BaseLayers()
     layer_tar = layer.tar_bytes()
     layer_blob = gzip.compress(layer_tar, compresslevel=6, mtime=0)
-    config_blob = _config_blob(layer_tar, config, history)
+    config_blob = _config_blob([*base.diff_ids, _digest(layer_tar)], config,
+                               [*base.history, {"created": _EPOCH, "created_by": history}])
+    descriptors = [descriptor for descriptor, _ in base.layers]
+    descriptors.append({"mediaType": MEDIA_LAYER, "digest": _digest(layer_blob), "size": len(layer_blob)})
     manifest_blob = _canonical_json({
         "schemaVersion": 2,
         "mediaType": MEDIA_MANIFEST,
         "config": {"mediaType": MEDIA_CONFIG, "digest": _digest(config_blob), "size": len(config_blob)},
-        "layers": [{"mediaType": MEDIA_LAYER, "digest": _digest(layer_blob), "size": len(layer_blob)}],
+        "layers": descriptors,
     })
     index_blob = _canonical_json({
         "schemaVersion": 2,
@@ -160,11 +175,13 @@ def write_image(destination: Path, reference: str, layer: Layer, config: ImageCo
     })
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
+    blobs = {_digest(blob): blob for blob in (*(blob for _, blob in base.layers), layer_blob, config_blob,
+                                              manifest_blob)}
     with tarfile.open(partial, mode="w", format=tarfile.PAX_FORMAT) as archive:
         _add_bytes(archive, "oci-layout", _canonical_json({"imageLayoutVersion": "1.0.0"}))
         _add_bytes(archive, "index.json", index_blob)
-        for blob in (layer_blob, config_blob, manifest_blob):
-            _add_bytes(archive, "blobs/sha256/" + _digest(blob).removeprefix("sha256:"), blob)
+        for digest, blob in blobs.items():
+            _add_bytes(archive, "blobs/sha256/" + digest.removeprefix("sha256:"), blob)
     # Readers never see a half-written archive under the final name.
     os.replace(partial, destination)
     return OCIImage(reference, destination, _digest(config_blob), _digest(manifest_blob))
