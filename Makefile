@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Debian packages the project runs: etcd; containerd, runc and the CNI plugins for nodes; iptables and
 # iproute2 for networks; busybox-static and gcc to build the base images (busybox, pause).
 DEB_PACKAGES := etcd-server etcd-client containerd runc containernetworking-plugins iptables iproute2 \
-	busybox-static gcc docker-registry
+	busybox-static gcc docker-registry ipset
 STAMP := $(VENV)/.installed
 
 .PHONY: setup deb venv demo test test-unit test-integration bench lint fmt clean

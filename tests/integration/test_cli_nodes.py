@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netns_testlib import root_netns_snapshot
 
 from kubeplane.cli.demo import find_kubectl
 
@@ -76,6 +77,7 @@ class Cluster:
     home: Path
     up_seconds: float
     summary: dict[str, Any]
+    root_before: dict[str, object]  # the root namespace's links, routes, rules and iptables before `up`
 
     @property
     def root(self) -> Path:
@@ -115,12 +117,13 @@ def _kubeplane(home: Path, *args: str, check: bool = True) -> subprocess.Complet
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     home = Path(tmp_path_factory.mktemp("kpn"))
     name = f"tn{secrets.token_hex(3)}"
+    root_before = root_netns_snapshot()
     started = time.monotonic()
     try:
         done = _kubeplane(home, "up", "--name", name, "--nodes", "2", "-o", "json")
         elapsed = time.monotonic() - started
         print(f"\nup --nodes 2: all nodes Ready {elapsed:.1f}s after `up` started")
-        yield Cluster(name, home, elapsed, json.loads(done.stdout))
+        yield Cluster(name, home, elapsed, json.loads(done.stdout), root_before)
     finally:
         _kubeplane(home, "down", "--name", name, check=False)  # a no-op after test_down_...
 
@@ -293,3 +296,5 @@ def test_down_leaves_nothing_behind(cluster: Cluster) -> None:
     assert list(Path("/sys/fs/cgroup").glob(f"*/kp-{cluster.name}")) == []
     assert not cluster.root.exists()
     assert list(Path("/run/kubeplane").glob(f"{cluster.name}-*")) == []  # containerd's sockets
+    # The root namespace's links, routes, rules, forwarding and iptables are exactly as before `up`.
+    assert root_netns_snapshot() == cluster.root_before

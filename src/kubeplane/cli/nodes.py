@@ -184,7 +184,7 @@ async def start_nodes(paths: ClusterPaths, record: ClusterRecord, options: NodeO
         token = await bootstrap
         progress(f"bootstrap token {token.id} created for the nodes' TLS bootstrap")
         await asyncio.gather(_start_registry(paths, registry_info, images, options, progress),
-                             *(_start_node(paths, record, node, images, options, vpc.cidr, token, registry_info,
+                             *(_start_node(paths, record, node, images, options, token, registry_info,
                                            progress) for node in nodes))
     except (VpcError, ImageImportError, CRIError, UnknownInstanceType, ValueError, ObjectCreateError,
             RegistryError) as err:
@@ -291,7 +291,7 @@ def _add(paths: ClusterPaths, record: ClusterRecord, component: ComponentRecord)
 
 
 async def _start_node(paths: ClusterPaths, record: ClusterRecord, node: NodeRecord, images: list[Any],
-                      options: NodeOptions, vpc_cidr: str, token: BootstrapToken, registry: Any,
+                      options: NodeOptions, token: BootstrapToken, registry: Any,
                       progress: Progress) -> None:
     from kubeplane.cli.node_runtime import node_containerd
     from kubeplane.kubelet.cri import CRIClient
@@ -343,7 +343,9 @@ async def _start_node(paths: ClusterPaths, record: ClusterRecord, node: NodeReco
     metrics_port = _free_port(paths, record)
     _start_process(paths, record, node, "proxy", f"http://127.0.0.1:{metrics_port}", [
         sys.executable, "-m", "kubeplane.cli", "proxy", f"--kubeconfig={paths.component_kubeconfig('kube-proxy')}",
-        f"--hostname-override={node.name}", f"--netns={netns_path}", f"--cluster-cidr={vpc_cidr}",
+        # No --cluster-cidr, as EKS's kube-proxy: with the VPC as "the pods", traffic from VPC hosts
+        # that are not nodes would skip masquerading and break externalTrafficPolicy: Local.
+        f"--hostname-override={node.name}", f"--netns={netns_path}",
         f"--metrics-bind-address=127.0.0.1:{metrics_port}"], ports={"metrics": metrics_port})
     _start_process(paths, record, node, "network-policy-agent", "", [
         sys.executable, "-m", "kubeplane.cli", "network-policy-agent",

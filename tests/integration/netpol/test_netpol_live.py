@@ -10,6 +10,7 @@ allow (the agent applies them asynchronously); a step that never matches fails t
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,6 +42,7 @@ class Node:
     namespace_b: str  # client-b; labelled team=b
     agent: subprocess.Popen[bytes]
     apiserver: Any
+    ipset_prefix: str
 
     def send(self, method: str, path: str, body: Any = None, expect: int = 200,
              content_type: str = "application/json") -> JSON:
@@ -53,6 +55,22 @@ class Node:
         self.send("POST", f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies",
                   {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name},
                    "spec": spec}, expect=201)
+
+    def label_namespace(self, namespace: str, team: str) -> None:
+        self.send("PATCH", f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": {"team": team}}},
+                  content_type="application/merge-patch+json")
+
+    def peer_sets(self) -> dict[str, set[str]]:
+        """The agent's ipsets in the node namespace and their members."""
+        listing = subprocess.run(["nsenter", f"--net={netns_path(self.topology.node)}", "ipset", "list"],
+                                 check=True, capture_output=True, text=True, timeout=10).stdout
+        sets: dict[str, set[str]] = {}
+        for block in listing.split("Name: ")[1:]:
+            name, _, rest = block.partition("\n")
+            members = rest.partition("Members:\n")[2]
+            if name.startswith(self.ipset_prefix):
+                sets[name] = {line.split()[0] for line in members.splitlines() if line.strip()}
+        return sets
 
     def delete_policy(self, namespace: str, name: str) -> None:
         self.send("DELETE", f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}")
@@ -90,10 +108,13 @@ def node(apiserver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     must be as it was."""
     if os.geteuid() != 0:
         pytest.skip("network namespaces and iptables need root")
+    if shutil.which("ipset") is None:
+        pytest.skip("needs Debian's ipset (the agent's peer sets)")
     before = root_netns_snapshot()
     run = uuid.uuid4().hex[:8]
     namespace_a, namespace_b = f"np-a-{run}", f"np-b-{run}"
     node_name = f"kpn-{run}"
+    ipset_prefix = f"kpn{run[:6]}-"
     topology = Topology([Pod(namespace_a, SERVER, "198.18.1.2", (HTTP, ADMIN)),
                          Pod(namespace_a, CLIENT_A, "198.18.1.3", (HTTP,)),
                          Pod(namespace_b, CLIENT_B, "198.18.1.4", (HTTP,))])
@@ -110,14 +131,15 @@ def node(apiserver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         with log_path.open("ab") as out:
             agent = subprocess.Popen(
                 agent_argv(f"--kubeconfig={apiserver.kubeconfig}", f"--hostname-override={node_name}",
-                           f"--netns={netns_path(topology.node)}", "--min-sync-period=100ms"),
+                           f"--netns={netns_path(topology.node)}", "--min-sync-period=100ms",
+                           f"--ipset-prefix={ipset_prefix}"),
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while "KUBEPLANE-NP-FORWARD" not in topology.iptables_save():
             assert agent.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, "the agent never synced"
             time.sleep(0.1)
-        yield Node(topology, namespace_a, namespace_b, agent, apiserver)
+        yield Node(topology, namespace_a, namespace_b, agent, apiserver, ipset_prefix)
     finally:
         if agent is not None:
             stop(agent)
@@ -162,6 +184,18 @@ def test_connectivity_follows_policies(node: Node) -> None:
                                  "ports": [{"port": "http"}]}])
     node.expect_matrix(denied={(CLIENT_A, SERVER, HTTP), (CLIENT_B, SERVER, ADMIN),
                                (SERVER, CLIENT_A, HTTP), (CLIENT_B, CLIENT_A, HTTP)})
+    assert list(node.peer_sets().values()) == [{"198.18.1.4"}]  # the peer is a set member, not a rule
+    rules_before = node.topology.iptables_save().count("\n-A ")
+
+    # The peers change, not the policies: namespace a is now team=b too, so client-a joins the
+    # server's set (rebuilt aside and swapped in) and the rules stay as they were.
+    node.label_namespace(a, "b")
+    node.expect_matrix(denied={(CLIENT_B, SERVER, ADMIN), (SERVER, CLIENT_A, HTTP), (CLIENT_B, CLIENT_A, HTTP)})
+    assert list(node.peer_sets().values()) == [{"198.18.1.3", "198.18.1.4"}]
+    assert node.topology.iptables_save().count("\n-A ") == rules_before
+    node.label_namespace(a, "a")
+    node.expect_matrix(denied={(CLIENT_A, SERVER, HTTP), (CLIENT_B, SERVER, ADMIN),
+                               (SERVER, CLIENT_A, HTTP), (CLIENT_B, CLIENT_A, HTTP)})
 
     # Egress deny on the server: it can open nothing, yet still answers what its ingress allows.
     node.create_policy(a, "server-no-egress", podSelector={"matchLabels": {"app": "server"}},
@@ -186,16 +220,21 @@ def test_connectivity_follows_policies(node: Node) -> None:
         ":KUBEPLANE-NP-FORWARD - [0:0]", ":KUBEPLANE-NP-INPUT - [0:0]"]
     forward = [line for line in saved.splitlines() if line.startswith("-A FORWARD ")]
     assert forward[0].endswith("-j KUBEPLANE-NP-FORWARD")
+    assert node.peer_sets() == {}  # sets no rule references are destroyed
 
 
 def test_rules_outlive_the_agent_until_cleanup(node: Node) -> None:
     a = node.namespace_a
-    node.create_policy(a, "deny-server", podSelector={"matchLabels": {"app": "server"}}, policyTypes=["Ingress"])
+    node.create_policy(a, "deny-server", podSelector={"matchLabels": {"app": "server"}}, policyTypes=["Ingress"],
+                       ingress=[{"from": [{"ipBlock": {"cidr": "198.18.2.0/24"}}]}])
     denied = {(CLIENT_A, SERVER, HTTP), (CLIENT_B, SERVER, HTTP), (CLIENT_B, SERVER, ADMIN)}
     node.expect_matrix(denied=denied)
     assert stop(node.agent) == 0
     node.expect_matrix(denied=denied, timeout=0)  # a stopped agent keeps enforcing
-    subprocess.run(agent_argv(f"--netns={netns_path(node.topology.node)}", "--cleanup"), check=True,
+    assert list(node.peer_sets().values()) == [{"198.18.2.0/24"}]
+    subprocess.run(agent_argv(f"--netns={netns_path(node.topology.node)}", "--cleanup",
+                              f"--ipset-prefix={node.ipset_prefix}"), check=True,
                    capture_output=True, timeout=30)
     assert "KUBEPLANE-NP" not in node.topology.iptables_save()
+    assert node.peer_sets() == {}
     node.expect_matrix(denied=set(), timeout=0)

@@ -6,6 +6,7 @@ from netpol_helpers import namespace, pod, policy
 
 from kubeplane.network.cni.wiring import host_veth_name
 from kubeplane.network.policy.agent import Snapshot, local_pods
+from kubeplane.network.policy.ipsets import DEFAULT_PREFIX, HOST_SET, NET_SET, set_name
 from kubeplane.network.policy.rules import (
     FORWARD_CHAIN,
     INPUT_CHAIN,
@@ -50,13 +51,17 @@ def test_render_pods_in_both_directions() -> None:
         f'-A {FORWARD_CHAIN} -o enib -m comment --comment "default/b" -j {B_IN}',
         f"-A {A_OUT} -p sctp -j RETURN",
         f'-A {A_OUT} -m comment --comment "isolated by default/q" -j DROP',
-        f"-A {A_IN} -s 198.18.1.2/32 -p tcp -m tcp --dport 80 -j RETURN",
-        f"-A {A_IN} -s 198.18.64.0/24 -p udp -m udp --dport 1000:2000 -j RETURN",
+        f"-A {A_IN} -m set --match-set {set_name(DEFAULT_PREFIX, A_IN, 'TCP:80:80', HOST_SET)} src"
+        " -p tcp -m tcp --dport 80 -j RETURN",
+        f"-A {A_IN} -m set --match-set {set_name(DEFAULT_PREFIX, A_IN, 'UDP:1000:2000', NET_SET)} src"
+        " -p udp -m udp --dport 1000:2000 -j RETURN",
         f'-A {A_IN} -m comment --comment "isolated by default/p" -j DROP',
         f"-A {B_IN} -j RETURN",
         f'-A {B_IN} -m comment --comment "isolated by default/p" -j DROP',
     ]
     assert rendered.rule_count == 13
+    assert sorted((s.kind, s.members) for s in rendered.sets.values()) == [
+        (HOST_SET, ("198.18.1.2",)), (NET_SET, ("198.18.64.0/24",))]
     assert rendered.text.startswith("*filter\n") and rendered.text.endswith("COMMIT\n")
 
 
@@ -101,3 +106,21 @@ def test_local_pods_are_this_nodes_isolated_pods_with_their_cni_interface() -> N
     [a] = local_pods("node-a", snapshot)
     assert (a.namespace, a.name, a.interface) == ("default", "a", host_veth_name("default", "a", ""))
     assert a.rules == PodRules(DirectionRules(("default/deny",), ()), None)
+
+
+def test_rules_grow_with_ports_not_peers() -> None:
+    """Many peers on one port: one set per type and one rule each; the rule text does not change
+    when the peers do, only the set's members."""
+    def pod_with(peers: int) -> LocalPod:
+        allows = tuple(Allow(f"198.18.{i // 200}.{i % 200 + 2}/32", PortMatch("TCP", 80, 80)) for i in range(peers))
+        allows += (Allow("198.18.128.0/17", PortMatch("TCP", 80, 80)),)
+        return LocalPod("default", "a", "enia", PodRules(DirectionRules(("default/p",), allows), None))
+
+    few, many = render([pod_with(3)]), render([pod_with(1000)])
+    assert few.text == many.text
+    assert few.rule_count == many.rule_count == 2 + 1 + 3  # replies x2, the jump, hosts, nets, DROP
+    [hosts] = [s for s in many.sets.values() if s.kind == HOST_SET]
+    assert len(hosts.members) == 1000 and hosts.members[0] == "198.18.0.2"
+    [nets] = [s for s in many.sets.values() if s.kind == NET_SET]
+    assert nets.members == ("198.18.128.0/17",)
+    assert all(name.startswith("KPNP-") and len(name) <= 31 - 2 for name in many.sets)

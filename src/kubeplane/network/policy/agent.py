@@ -9,6 +9,11 @@ sync runs anyway. A full sync first reads the tables
 run left; other syncs trust what the last one wrote, and skip the restore when the payload is the
 same. A failed sync makes the next one full and is retried.
 
+Peer sets (``ipsets``) are written first, in one ``ipset restore`` that only touches sets whose
+members changed (a full sync lists the namespace's sets and rebuilds ours), then the iptables
+restore, then sets no rule references any more are destroyed. When only peers change, the iptables
+payload is the same and the ipset restore is the whole sync.
+
 Policies are level-driven here (everything is recomputed from the caches) because one pod's labels
 can change the allow-lists of every pod on the node; the work is small next to the restore.
 """
@@ -24,6 +29,7 @@ from typing import Any
 from kubeplane.component.iptables import Iptables, chains
 from kubeplane.component.syncloop import BoundedFrequencySync
 from kubeplane.network.cni.wiring import host_veth_name
+from kubeplane.network.policy.ipsets import Ipsets, PeerSet, destroy_payload, update_payload
 from kubeplane.network.policy.rules import LocalPod, hook_fixes, is_ours, render
 from kubeplane.network.policy.selection import ClusterView, pod_ip, rules_for_pod
 
@@ -58,10 +64,13 @@ def local_pods(node_name: str, snapshot: Snapshot) -> list[LocalPod]:
 
 
 class PolicyAgent(BoundedFrequencySync):
-    def __init__(self, iptables: Iptables, node_name: str, snapshot: Callable[[], Snapshot],
+    def __init__(self, iptables: Iptables, ipsets: Ipsets, node_name: str, snapshot: Callable[[], Snapshot],
                  min_sync_period: float = 1.0, sync_period: float = 30.0) -> None:
         super().__init__(min_sync_period, sync_period)
         self.iptables = iptables
+        self.ipsets = ipsets
+        # Our sets in the namespace: their members as last written, None when only listed.
+        self._sets: dict[str, PeerSet | None] = {}
         self.node_name = node_name
         self.snapshot = snapshot
         self.rule_count = 0
@@ -75,13 +84,23 @@ class PolicyAgent(BoundedFrequencySync):
             saved = await self.iptables.save()
             existing: Iterable[str] = {chain for chain in chains(saved, "filter") if is_ours(chain)}
             fixes = hook_fixes(saved)
+            self._sets = dict.fromkeys(await self.ipsets.names())
         else:
             existing, fixes = self._existing, []
-        rendered = render(pods, existing, fixes)
+        rendered = render(pods, existing, fixes, self.ipsets.prefix)
+        sets_update = update_payload(rendered.sets, self._sets)
+        if sets_update is not None:
+            await self.ipsets.restore(sets_update)
+            self._sets.update(rendered.sets)
         changed = rendered.text != self._last_payload
         if full or changed:
             await self.iptables.restore(rendered.text)
         self._existing, self._last_payload = rendered.chains, rendered.text
+        stale = destroy_payload(name for name in self._sets if name not in rendered.sets)
+        if stale is not None:
+            await self.ipsets.restore(stale)
+            self._sets = {name: self._sets[name] for name in rendered.sets}
+        changed = changed or sets_update is not None
         self.rule_count = rendered.rule_count
-        log.log(logging.INFO if changed else logging.DEBUG, "synced (full=%s): %d isolated pods, %d rules in %.3fs",
-                full, len(pods), rendered.rule_count, time.monotonic() - started)
+        log.log(logging.INFO if changed else logging.DEBUG, "synced (full=%s): %d isolated pods, %d rules, %d peer sets in %.3fs",
+                full, len(pods), rendered.rule_count, len(rendered.sets), time.monotonic() - started)

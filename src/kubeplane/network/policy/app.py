@@ -25,6 +25,7 @@ from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
 from kubeplane.component.syncloop import run_with_informers
 from kubeplane.network.policy.agent import PolicyAgent, Snapshot
+from kubeplane.network.policy.ipsets import DEFAULT_PREFIX, Ipsets, check_prefix
 from kubeplane.network.policy.rules import cleanup_payload
 
 log = logging.getLogger("kubeplane.network.policy")
@@ -46,23 +47,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="a full sync (re-reading the tables) at least this often")
     p.add_argument("--iptables-backend", default="iptables", choices=["iptables", "iptables-nft", "iptables-legacy"],
                    help="which iptables binaries to run (use the node's kube-proxy's)")
-    p.add_argument("--cleanup", action="store_true", help="remove this agent's rules and exit")
+    p.add_argument("--ipset-prefix", default=DEFAULT_PREFIX,
+                   help="name prefix of this agent's peer ipsets (up to 10 characters)")
+    p.add_argument("--cleanup", action="store_true", help="remove this agent's rules and ipsets and exit")
     p.add_argument("--log-file", default="")
     return p.parse_args(argv)
 
 
-async def cleanup(iptables: Iptables) -> bool:
+async def cleanup(iptables: Iptables, ipsets: Ipsets) -> bool:
+    """Rules first: the kernel keeps a set alive while a rule references it."""
     payload = cleanup_payload(await iptables.save())
-    if payload is None:
-        return False
-    await iptables.restore(payload)
-    return True
+    if payload is not None:
+        await iptables.restore(payload)
+    destroyed = await ipsets.destroy_all()
+    return payload is not None or destroyed
 
 
 async def run(opts: argparse.Namespace, stop: asyncio.Event) -> int:
     iptables = Iptables(NetnsCommand(opts.netns), opts.iptables_backend)
+    ipsets = Ipsets(NetnsCommand(opts.netns), opts.ipset_prefix)
     if opts.cleanup:
-        log.info("cleanup: %s", "rules removed" if await cleanup(iptables) else "nothing to remove")
+        log.info("cleanup: %s", "rules removed" if await cleanup(iptables, ipsets) else "nothing to remove")
         return 0
     node_name = (opts.hostname_override or socket.gethostname()).strip().lower()
     client_config = load_kubeconfig(opts.kubeconfig) if opts.kubeconfig else in_cluster_config()
@@ -71,7 +76,7 @@ async def run(opts: argparse.Namespace, stop: asyncio.Event) -> int:
         policies = factory.informer_for(NETWORK_POLICIES)
         pods = factory.informer_for(PODS)
         namespaces = factory.informer_for(NAMESPACES)
-        agent = PolicyAgent(iptables, node_name,
+        agent = PolicyAgent(iptables, ipsets, node_name,
                             lambda: Snapshot(policies.list(), pods.list(), namespaces.list()),
                             opts.min_sync_period, opts.sync_period)
         for informer in (policies, pods, namespaces):
@@ -84,6 +89,11 @@ async def run(opts: argparse.Namespace, stop: asyncio.Event) -> int:
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging("network-policy-agent", opts.log_file or None)
+    try:
+        check_prefix(opts.ipset_prefix)
+    except ValueError as err:
+        log.error("%s", err)
+        return EXIT_BAD_FLAGS
     if refuse_root_netns(opts.netns, log):
         return EXIT_BAD_FLAGS
     return run_until_signalled(lambda stop: run(opts, stop))

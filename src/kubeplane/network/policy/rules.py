@@ -9,7 +9,11 @@
     INPUT (rule 1)   ─► KUBEPLANE-NP-INPUT
                           RELATED,ESTABLISHED            RETURN
                           -i eni<pod a>                  KUBEPLANE-NP-E-<a>   (a to the node itself)
-    KUBEPLANE-NP-I-<b>:   -s <peer> [-p tcp --dport n[:m]] RETURN ...   then DROP
+    KUBEPLANE-NP-I-<b>:   -m set --match-set <peers> src [-p tcp --dport n[:m]] RETURN ...   then DROP
+
+Peers are ipsets (``ipsets``): per chain and port match, one ``hash:ip`` set for single addresses
+(pod peers) and one ``hash:net`` set for wider ranges, so a chain has a rule per port match and
+set type, however many peers the policies select. Rules that allow any address need no set.
 
 Only pods isolated in a direction get a chain for it. An allowed packet *returns* rather than
 being accepted, so it goes on through the rest of FORWARD (kube-proxy's chains, the default
@@ -30,11 +34,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubeplane.component.iptables import tables
-from kubeplane.network.policy.selection import Allow, DirectionRules, PodRules
+from kubeplane.network.policy.ipsets import (
+    DEFAULT_PREFIX,
+    HOST_SET,
+    NET_SET,
+    PeerSet,
+    set_name,
+    split_members,
+)
+from kubeplane.network.policy.selection import DirectionRules, PodRules, PortMatch
 
 CHAIN_PREFIX = "KUBEPLANE-NP-"
 FORWARD_CHAIN = "KUBEPLANE-NP-FORWARD"
@@ -79,6 +92,7 @@ class Rendered:
     text: str
     chains: frozenset[str]  # every KUBEPLANE-NP-* chain that exists after the restore
     rule_count: int
+    sets: dict[str, PeerSet] = field(default_factory=dict)  # the ipsets the rules reference
 
 
 def pod_chain(direction: str, namespace: str, name: str) -> str:
@@ -92,25 +106,48 @@ def is_ours(chain: str) -> bool:
     return chain.startswith(CHAIN_PREFIX)
 
 
-def _port_args(allow: Allow) -> list[str]:
-    if allow.port is None:
+def _port_args(port: PortMatch | None) -> list[str]:
+    if port is None:
         return []
-    protocol = allow.port.protocol.lower()
+    protocol = port.protocol.lower()
     args = ["-p", protocol]
-    if allow.port.first is not None:
-        last = allow.port.last if allow.port.last is not None else allow.port.first
-        ports = str(allow.port.first) if last == allow.port.first else f"{allow.port.first}:{last}"
+    if port.first is not None:
+        last = port.last if port.last is not None else port.first
+        ports = str(port.first) if last == port.first else f"{port.first}:{last}"
         args += ["-m", protocol, "--dport", ports]
     return args
 
 
-def _allow_rule(chain: str, address_flag: str, allow: Allow) -> str:
-    address = [address_flag, allow.cidr] if allow.cidr else []
-    return " ".join(["-A", chain, *address, *_port_args(allow), "-j", "RETURN"])
+def _port_key(port: PortMatch | None) -> str:
+    return "any" if port is None else f"{port.protocol}:{port.first}:{port.last}"
 
 
-def _direction_rules(chain: str, address_flag: str, rules: DirectionRules) -> list[str]:
-    lines = [_allow_rule(chain, address_flag, allow) for allow in rules.allows]
+def _port_order(port: PortMatch | None) -> tuple[bool, str, int, int]:
+    if port is None:
+        return (True, "", 0, 0)
+    return (False, port.protocol, port.first or 0, port.last or 0)
+
+
+def _direction_rules(chain: str, direction: str, rules: DirectionRules, set_prefix: str,
+                     sets: dict[str, PeerSet]) -> list[str]:
+    """The chain's rules; the peer sets they use are added to ``sets``. ``direction``: ``src``
+    (ingress: match the sender) or ``dst`` (egress)."""
+    lines = []
+    peers_by_port: dict[PortMatch | None, list[str]] = defaultdict(list)
+    for allow in rules.allows:
+        if allow.cidr is None:
+            lines.append(" ".join(["-A", chain, *_port_args(allow.port), "-j", "RETURN"]))
+        else:
+            peers_by_port[allow.port].append(allow.cidr)
+    for port, cidrs in sorted(peers_by_port.items(), key=lambda item: _port_order(item[0])):
+        hosts, nets = split_members(cidrs)
+        for kind, members in ((HOST_SET, hosts), (NET_SET, nets)):
+            if not members:
+                continue
+            name = set_name(set_prefix, chain, _port_key(port), kind)
+            sets[name] = PeerSet(name, kind, tuple(members))
+            lines.append(" ".join(["-A", chain, "-m", "set", "--match-set", name, direction,
+                                   *_port_args(port), "-j", "RETURN"]))
     policies = ",".join(rules.policies)
     if len(policies) > 200:  # a comment may hold 256 bytes
         policies = f"{policies[:200]}..."
@@ -132,9 +169,12 @@ def hook_fixes(save_text: str) -> list[str]:
     return fixes
 
 
-def render(pods: Sequence[LocalPod], existing: Iterable[str] = (), fixes: Sequence[str] = ()) -> Rendered:
+def render(pods: Sequence[LocalPod], existing: Iterable[str] = (), fixes: Sequence[str] = (),
+           set_prefix: str = DEFAULT_PREFIX) -> Rendered:
     """The payload for one sync. ``existing``: our chains in the namespace now (those no longer
-    wanted are deleted); ``fixes``: hook lines from ``hook_fixes``."""
+    wanted are deleted); ``fixes``: hook lines from ``hook_fixes``; ``set_prefix``: the agent's
+    ipset name prefix."""
+    sets: dict[str, PeerSet] = {}
     wanted: list[str] = list(TOP_CHAINS)
     replies = "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
     egress_jumps = [f"-A {chain} {replies}" for chain in TOP_CHAINS]
@@ -146,12 +186,12 @@ def render(pods: Sequence[LocalPod], existing: Iterable[str] = (), fixes: Sequen
             chain = pod_chain("egress", pod.namespace, pod.name)
             wanted.append(chain)
             egress_jumps.extend(f"-A {top} -i {pod.interface} {comment} -j {chain}" for top in TOP_CHAINS)
-            pod_rules.extend(_direction_rules(chain, "-d", pod.rules.egress))
+            pod_rules.extend(_direction_rules(chain, "dst", pod.rules.egress, set_prefix, sets))
         if pod.rules.ingress is not None:
             chain = pod_chain("ingress", pod.namespace, pod.name)
             wanted.append(chain)
             ingress_jumps.append(f"-A {FORWARD_CHAIN} -o {pod.interface} {comment} -j {chain}")
-            pod_rules.extend(_direction_rules(chain, "-s", pod.rules.ingress))
+            pod_rules.extend(_direction_rules(chain, "src", pod.rules.ingress, set_prefix, sets))
     stale = sorted(set(existing) - set(wanted))
     lines = ["*filter",
              *(f":{chain} - [0:0]" for chain in [*wanted, *stale]),
@@ -159,7 +199,7 @@ def render(pods: Sequence[LocalPod], existing: Iterable[str] = (), fixes: Sequen
              *(f"-X {chain}" for chain in stale),
              "COMMIT"]
     return Rendered("\n".join(lines) + "\n", frozenset(wanted),
-                    len(egress_jumps) + len(ingress_jumps) + len(pod_rules))
+                    len(egress_jumps) + len(ingress_jumps) + len(pod_rules), sets)
 
 
 def cleanup_payload(save_text: str) -> str | None:
