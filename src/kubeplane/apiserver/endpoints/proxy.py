@@ -1,4 +1,5 @@
-"""pods/log, pods/exec, pods/attach and pods/portforward: the API server as a proxy to the kubelet.
+"""pods/log, pods/exec, pods/attach, pods/portforward and nodes/proxy: the API server as a proxy to
+the kubelet.
 
 How the API server reaches a kubelet. Upstream dials the node's address (by
 ``--kubelet-preferred-address-types``) at ``status.daemonEndpoints.kubeletEndpoint.Port``. Here node
@@ -30,6 +31,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
+import yarl
 from aiohttp import web
 
 from kubeplane.apiserver.registry.context import RequestContext
@@ -46,6 +48,10 @@ CONNECT_TIMEOUT = 10.0
 LOG_PARAMS = ("follow", "previous", "timestamps", "tailLines", "limitBytes", "sinceSeconds", "sinceTime")
 # exec/attach: the API's parameter names and the kubelet's (upstream renames them the same way).
 STREAM_PARAMS = {"stdin": "input", "stdout": "output", "stderr": "error", "tty": "tty"}
+# nodes/proxy: the request headers passed to the kubelet and the response headers passed back
+# (never the caller's credentials: the API server authenticates to the kubelet as itself).
+_FORWARDED_HEADERS = ("accept", "accept-encoding", "content-type")
+_RETURNED_HEADERS = ("content-type", "content-encoding", "cache-control")
 
 
 @dataclass(frozen=True)
@@ -169,18 +175,52 @@ class KubeletProxy:
             raise errors.bad_request("Upgrade request required")
         return await self._upgrade(request, port, path + ("?" + urlencode(query) if query else ""))
 
-    # -- pods/log ---------------------------------------------------------------------------------
+    # -- nodes/proxy ------------------------------------------------------------------------------
 
-    async def _stream_log(self, request: web.Request, port: int, target: str) -> web.StreamResponse:
+    async def serve_node(self, request: web.Request, ctx: RequestContext, node_name: str,
+                         path: str) -> web.StreamResponse:
+        """nodes/<name>/proxy/<path>: the request, method, query and body as they came, to the
+        node's kubelet at <path> (upstream's node proxy; `kubectl get --raw .../proxy/pods`)."""
+        port = await self._kubelet_port(ctx, node_name)
+        target = "/" + quote(path.lstrip("/"), safe="/:@!$&'()*+,;=-._~")
+        if request.query_string:
+            target += "?" + request.query_string
+        if upgrade.is_upgrade(request):
+            return await self._upgrade(request, port, target)
+        body = await request.read() if request.can_read_body else None
+        headers = {name: value for name, value in request.headers.items() if name.lower() in _FORWARDED_HEADERS}
+        upstream = await self._open(request.method, port, target, body, headers)
+        async with upstream:
+            response = web.StreamResponse(status=upstream.status, headers={
+                name: value for name, value in upstream.headers.items() if name.lower() in _RETURNED_HEADERS})
+            await response.prepare(request)
+            with contextlib.suppress(aiohttp.ClientError, ConnectionError):
+                async for chunk in upstream.content.iter_any():
+                    await response.write(chunk)
+            await response.write_eof()
+            return response
+
+    def _client_session(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=self._ssl),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT))
+        return self._session
+
+    async def _open(self, method: str, port: int, target: str, body: bytes | None = None,
+                    headers: Mapping[str, str] | None = None) -> aiohttp.ClientResponse:
         url = f"https://{self.config.address}:{port}{target}"
         try:
-            upstream = await self._session.get(url)
+            # The target is already quoted: aiohttp must not quote it again.
+            return await self._client_session().request(method, yarl.URL(url, encoded=True), data=body,
+                                                        headers=headers, allow_redirects=False)
         except (aiohttp.ClientError, OSError) as error:
             raise _unreachable(error) from None
+
+    # -- pods/log ---------------------------------------------------------------------------------
+
+    async def _stream_log(self, request: web.Request, port: int, target: str) -> web.StreamResponse:
+        upstream = await self._open("GET", port, target)
         async with upstream:
             if upstream.status != 200:
                 text = (await upstream.read()).decode(errors="replace").strip()

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp import web
 
 from kubeplane.component import upgrade
@@ -188,7 +187,11 @@ class KubeletServer:
             return _text(404, str(error))
         except CRIError as error:
             return _text(500, str(error))
-        return await self._to_stream_server(request, url, websocket.relay_channels)
+        streams = websocket.Streams(stdin=flags["input"], stdout=flags["output"], stderr=flags["error"],
+                                    tty=flags["tty"])
+        if upgrade.is_websocket(request):
+            return await websocket.relay_channels(request, url, self._connect, streams)
+        return await self._to_stream_server(request, url)
 
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
         if not upgrade.is_upgrade(request):
@@ -205,23 +208,16 @@ class KubeletServer:
             return _text(404, str(error))
         except CRIError as error:
             return _text(500, str(error))
-        return await self._to_stream_server(request, url, None)
+        return await self._to_stream_server(request, url)
 
     async def _connect(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         sock = await self.deps.dialer.connect(host, port, DIAL_TIMEOUT)
         return await asyncio.open_connection(sock=sock)
 
-    def _connector(self) -> aiohttp.TCPConnector:
-        dialer = self.deps.dialer
-        return aiohttp.TCPConnector(force_close=True, use_dns_cache=False,
-                                    socket_factory=lambda info: dialer.new_socket(info[0], info[1], info[2]))
-
-    async def _to_stream_server(self, request: web.Request, url: str,
-                                channels: Callable[..., Awaitable[web.StreamResponse]] | None) -> web.StreamResponse:
-        """Carry the client's upgraded connection to containerd's stream server at ``url``."""
+    async def _to_stream_server(self, request: web.Request, url: str) -> web.StreamResponse:
+        """Carry the client's upgraded connection to containerd's stream server at ``url`` (SPDY as
+        it came; port-forward over WebSocket is SPDY tunnelled in its messages)."""
         if upgrade.is_websocket(request):
-            if channels is not None:
-                return await channels(request, url, self._connector())
             return await websocket.tunnel_spdy(request, url, self._connect)
         parts = urlsplit(url)
         reader, writer = await self._connect(parts.hostname or "127.0.0.1", parts.port or 80)
