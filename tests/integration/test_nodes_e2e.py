@@ -382,8 +382,6 @@ def test_port_forward_reaches_the_pod(cluster: Cluster) -> None:
                 stream.close()
 
 
-@pytest.mark.xfail(strict=True, reason="apiserver/server.py does not route nodes/proxy to "
-                   "KubeletProxy.serve_node yet (see the issue 6 e2e report)")
 def test_nodes_proxy_reaches_the_kubelet(cluster: Cluster) -> None:
     node = cluster.summary["nodes"][0]["name"]
     done = _kubectl(cluster, "get", "--raw", f"/api/v1/nodes/{node}/proxy/pods")

@@ -78,6 +78,7 @@ def _index(shape: Shape, items: list[Any]) -> dict[str, Any]:
 
 
 _GRANULAR = (MAP, KEYED_LIST, SET_LIST)
+_LISTS = (KEYED_LIST, SET_LIST)
 
 
 def _children(kind: str, shape: Shape, value: Any) -> dict[str, tuple[Shape, Any]]:
@@ -93,12 +94,25 @@ def _children(kind: str, shape: Shape, value: Any) -> dict[str, tuple[Shape, Any
 
 
 def every_path(shape: Shape, value: Any) -> Node:
-    """All paths of a value that exists on one side only: itself and everything below it."""
+    """All paths of a value that exists on one side only: itself and everything below it.
+
+    The hottest walk of a create (every field of the new object goes through it), so it reads the
+    value directly instead of going through ``_children``'s index of (shape, value) pairs."""
     node = member_leaf()
+    if not value:
+        return node
     kind = effective_kind(shape, value)
-    if kind in _GRANULAR and value:
-        for pe, (child_shape, child) in _children(kind, shape, value).items():
-            node[pe] = every_path(child_shape, child)
+    if kind == MAP:
+        if isinstance(value, dict):
+            child = shape.child
+            for key, item in value.items():
+                node["f:" + key] = every_path(child(key), item)
+    elif kind in _LISTS and isinstance(value, list):
+        elem = shape.element()
+        for item in value:
+            pe = _element(shape, item)
+            if pe not in node:  # a repeated element keeps its first occurrence, as _index does
+                node[pe] = every_path(elem, item)
     return node
 
 
