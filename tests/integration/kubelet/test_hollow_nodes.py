@@ -16,7 +16,9 @@ import pytest
 
 from kubeplane.client import AlreadyExists, Client, NotFound, load_kubeconfig
 from kubeplane.client.resource import LEASES, NODES, PODS, SERVICEACCOUNTS
+from kubeplane.kubelet.hollow.client import BoundedClient
 from kubeplane.kubelet.hollow.fleet import HollowFleet, fleet_specs
+from kubeplane.kubelet.hollow.node import HollowTimings
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +49,7 @@ async def client(apiserver: Any) -> AsyncIterator[Client]:
 async def start_fleet(client: Client, tmp_path: Path, count: int) -> HollowFleet:
     prefix = f"hollow-{uuid.uuid4().hex[:6]}-"
     fleet = HollowFleet(client, fleet_specs(count, prefix, "m5.large", ["us-east-1a", "us-east-1b"]), tmp_path,
-                        sync_frequency=1.0, status_frequency=2.0, start_rate=0)
+                        HollowTimings(sync_frequency=1.0, node_status_update_frequency=2.0), start_rate=0)
     await fleet.start()
     return fleet
 
@@ -154,3 +156,67 @@ async def test_twenty_hollow_nodes_in_one_process(client: Client, tmp_path: Path
         await fleet.stop(delete_nodes=True)
     remaining = [name for name in fleet.names if await node_ready(client, name) is not None]
     assert remaining == []
+
+
+async def test_status_written_on_change_while_the_lease_beats(apiserver: Any, client: Client, tmp_path: Path,
+                                                             namespace: str) -> None:
+    """The Lease is the heartbeat (a PUT every quarter of its duration); the Node status is
+    written only when it changes (an image appeared, the node controller's Unknown reverted) or
+    when the report period has passed. Heartbeats go through their own bounded client."""
+    prefix = f"hollow-{uuid.uuid4().hex[:6]}-"
+    timings = HollowTimings(sync_frequency=1.0, node_status_update_frequency=0.2,
+                            node_status_report_frequency=300.0, node_lease_duration=2)
+    heartbeats = BoundedClient(load_kubeconfig(apiserver.kubeconfig), "hollow-test", in_flight=1)
+    fleet = HollowFleet(client, fleet_specs(2, prefix, "m5.large", ["us-east-1a"]), tmp_path, timings, start_rate=0,
+                        heartbeat_client=heartbeats)
+    await fleet.start()
+    try:
+        name = fleet.names[0]
+        await eventually("the nodes to be Ready", lambda: node_ready(client, fleet.names[1]))
+        first = await client.get(LEASES, name, "kube-node-lease")
+        await asyncio.sleep(2.5)  # five status checks per node, several lease renewals
+        renewed = await client.get(LEASES, name, "kube-node-lease")
+        assert renewed["spec"]["renewTime"] > first["spec"]["renewTime"]
+        counts = fleet.heartbeats()
+        assert counts.status_writes == 2, "an unchanged status was written again"
+        assert counts.lease_writes >= 4
+
+        # A new image on the node changes its status: written at the next check.
+        await create_pod(client, namespace, name, "web", ["httpd", "-f"])
+        await eventually("the image in the node status", lambda: pod_where(
+            client, namespace, "web", lambda s: s.get("phase") == "Running"))
+
+        async def image_reported() -> bool:
+            node = await client.get(NODES, name)
+            return any("busybox:1.35" in image["names"] for image in node["status"].get("images") or [])
+
+        await eventually("the image in the node status", image_reported)
+
+        # What the node lifecycle controller does when a Lease goes stale: Ready becomes Unknown.
+        node = await client.get(NODES, name)
+        conditions = [{**c, "status": "Unknown", "reason": "NodeStatusUnknown"} if c["type"] == "Ready" else c
+                      for c in node["status"]["conditions"]]
+        await client.patch(NODES, name, {"status": {"conditions": conditions}}, subresource="status")
+        await eventually("the kubelet to report Ready again", lambda: node_ready(client, name))
+        assert fleet.failed() == []
+    finally:
+        await fleet.stop(delete_nodes=True)
+        await heartbeats.close()
+
+
+async def test_pods_bound_before_the_fleet_starts_are_run(client: Client, tmp_path: Path, namespace: str) -> None:
+    """The shared pod informer replays the pods it already holds to a node when the node attaches."""
+    prefix = f"hollow-{uuid.uuid4().hex[:6]}-"
+    specs = fleet_specs(2, prefix, "m5.large", ["us-east-1a"])
+    await create_pod(client, namespace, specs[1].name, "early", ["sleep", "3600"])
+    fleet = HollowFleet(client, specs, tmp_path, HollowTimings(sync_frequency=1.0), start_rate=0)
+    await fleet.start()
+    try:
+        running = await eventually("the early pod to run", lambda: pod_where(
+            client, namespace, "early", lambda s: s.get("phase") == "Running"))
+        assert ipaddress.ip_address(running["status"]["podIP"]) in specs[1].block
+        assert not fleet.nodes[0].runtime.sandboxes  # the other node was not handed the pod
+        await client.delete(PODS, "early", namespace)
+        await eventually("the pod to be removed", lambda: asyncio.sleep(0, not fleet.nodes[1].runtime.sandboxes))
+    finally:
+        await fleet.stop(delete_nodes=True)

@@ -1,7 +1,7 @@
 """``kubeplane hollow-nodes``: N simulated nodes in one process, for scale tests.
 
     kubeplane hollow-nodes --kubeconfig=admin.kubeconfig --count=200 [--name-prefix=hollow-]
-        [--instance-type=m5.large] [--zones=us-east-1a,us-east-1b,us-east-1c]
+        [--instance-type=m5.large] [--zones=us-east-1a,us-east-1b,us-east-1c] [--processes=K]
 
 Each node is the real kubelet (registration, status, Lease, pod workers) over an in-process fake
 runtime (``runtime.py``). Pods bound to them become Running with addresses from a per-node block
@@ -19,13 +19,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from kubeplane.client import Client, ClientConfig, in_cluster_config, load_kubeconfig
+from kubeplane.client import ClientConfig, in_cluster_config, load_kubeconfig
 from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
 from kubeplane.kubelet.app import parse_duration
 from kubeplane.kubelet.hollow.addresses import DEFAULT_RANGE, AddressesExhausted
+from kubeplane.kubelet.hollow.client import BoundedClient
 from kubeplane.kubelet.hollow.fleet import DEFAULT_ZONES, HollowFleet, fleet_specs
-from kubeplane.kubelet.hollow.node import HollowNodeSpec
+from kubeplane.kubelet.hollow.kubelet import NODE_STATUS_REPORT_FREQUENCY
+from kubeplane.kubelet.hollow.node import HollowNodeSpec, HollowTimings
+from kubeplane.kubelet.hollow.processes import run_split
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +49,28 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--address-range", default=DEFAULT_RANGE, help="fake node and pod addresses")
     parser.add_argument("--root-dir", type=Path, default=None,
                         help="where pod volumes and logs go (default: a temp dir removed on exit)")
-    parser.add_argument("--sync-frequency", type=parse_duration, default=10.0,
+    parser.add_argument("--sync-frequency", type=parse_duration, default=60.0,
                         help="each pod worker's periodic re-check (container exits wake it at once)")
-    parser.add_argument("--node-status-update-frequency", type=parse_duration, default=10.0)
+    parser.add_argument("--node-status-update-frequency", type=parse_duration, default=10.0,
+                        help="how often each node computes its status")
+    parser.add_argument("--node-status-report-frequency", type=parse_duration, default=NODE_STATUS_REPORT_FREQUENCY,
+                        help="how often an unchanged status is written anyway (the Lease is the heartbeat)")
+    parser.add_argument("--node-lease-duration-seconds", type=int, default=40,
+                        help="the Lease's duration; it is renewed every quarter of it")
     parser.add_argument("--start-rate", type=float, default=100.0, help="nodes started per second")
+    parser.add_argument("--api-in-flight", type=int, default=32,
+                        help="pod status, event and other requests in flight at once, for the whole process")
+    parser.add_argument("--heartbeat-in-flight", type=int, default=64,
+                        help="Node status and Lease writes in flight at once (kept apart from the pod traffic)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="split the nodes over this many processes (one core each)")
     parser.add_argument("--delete-nodes-on-exit", action="store_true", help="delete the Node objects when stopping")
     parser.add_argument("--log-file", default="")
     opts = parser.parse_args(argv)
     if opts.count < 1:
         parser.error("--count must be at least 1")
+    if not 1 <= opts.processes <= opts.count:
+        parser.error("--processes must be between 1 and --count")
     return opts
 
 
@@ -72,10 +88,12 @@ async def run(opts: argparse.Namespace, specs: list[HollowNodeSpec], stop: async
     owned_root = opts.root_dir is None
     root = Path(tempfile.mkdtemp(prefix="kubeplane-hollow-")) if owned_root else opts.root_dir
     try:
-        # No connection limit: every node holds two watches on this one pool.
-        async with Client(client_config, component="kubelet", connection_limit=0) as client:
-            fleet = HollowFleet(client, specs, root, opts.sync_frequency, opts.node_status_update_frequency,
-                                opts.start_rate)
+        # Two clients: a burst of pod and event writes must not hold up the heartbeats.
+        async with BoundedClient(client_config, "kubelet", opts.api_in_flight) as client, \
+                BoundedClient(client_config, "kubelet", opts.heartbeat_in_flight) as heartbeats:
+            timings = HollowTimings(opts.sync_frequency, opts.node_status_update_frequency,
+                                    opts.node_status_report_frequency, opts.node_lease_duration_seconds)
+            fleet = HollowFleet(client, specs, root, timings, opts.start_rate, heartbeat_client=heartbeats)
             try:
                 await fleet.start()
                 log.info("%d hollow nodes started (%s .. %s)", len(specs), specs[0].name, specs[-1].name)
@@ -95,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     except argparse.ArgumentTypeError as error:
         print(f"hollow-nodes: {error}", file=sys.stderr)
         return EXIT_BAD_FLAGS
+    if opts.processes > 1:
+        return run_split(sys.argv[1:] if argv is None else argv, opts.count, opts.first_index, opts.processes)
     setup_logging(COMPONENT, opts.log_file or None)
     return run_until_signalled(lambda stop: run(opts, specs, stop))
 

@@ -1,4 +1,4 @@
-"""One hollow node: a ``Kubelet`` with a ``HollowRuntime``, a simulated EC2 instance's machine
+"""One hollow node: a ``HollowKubelet`` with a ``HollowRuntime``, a simulated EC2 instance's machine
 description, and its own root directory (pod volumes and logs are still written, as upstream's
 kubemark does, so the volume and log code paths are exercised)."""
 
@@ -12,10 +12,11 @@ from pathlib import Path
 from kubeplane.client import Client
 from kubeplane.kubelet.config import KubeletConfig
 from kubeplane.kubelet.hollow.addresses import AddressPool
+from kubeplane.kubelet.hollow.kubelet import NODE_STATUS_REPORT_FREQUENCY, HollowKubelet
 from kubeplane.kubelet.hollow.runtime import HollowRuntime
-from kubeplane.kubelet.kubelet import Kubelet
+from kubeplane.kubelet.hollow.shared import HOLLOW_LABEL, SharedInformers
 from kubeplane.kubelet.machine import MachineInfo
-from kubeplane.kubelet.proberesults import NoProbes, PodProber
+from kubeplane.kubelet.proberesults import PodProber
 from kubeplane.network.ipam.limits import max_pods as eni_max_pods
 
 GiB = 1024 ** 3
@@ -56,29 +57,46 @@ def machine_info(spec: HollowNodeSpec) -> MachineInfo:
 
 
 def kubelet_config(spec: HollowNodeSpec, root_dir: Path, node_ip: str, sync_frequency: float,
-                   status_frequency: float) -> KubeletConfig:
+                   status_frequency: float, lease_duration: int = 40) -> KubeletConfig:
     return KubeletConfig(
         node_name=spec.name, runtime_endpoint=Path("/nonexistent/hollow.sock"), root_dir=root_dir,
-        node_ip=node_ip, max_pods=spec.max_pods, node_labels={"kubeplane.io/hollow": "true"},
-        resolv_conf=None, node_status_update_frequency=status_frequency,
+        node_ip=node_ip, max_pods=spec.max_pods, node_labels={HOLLOW_LABEL: "true"},
+        resolv_conf=None, node_status_update_frequency=status_frequency, node_lease_duration=lease_duration,
         # A cgroup path nothing real lives under: pod teardown "removes" its pod cgroups there.
         cgroup_root=f"/kubeplane-hollow-{uuid.uuid4().hex[:8]}",
-        instance_type=spec.instance_type, zone=spec.zone, region=spec.region, sync_frequency=sync_frequency)
+        instance_type=spec.instance_type, zone=spec.zone, region=spec.region, sync_frequency=sync_frequency,
+        # Volumes are re-read on a pod's periodic sync at most this often (upstream: on every sync,
+        # once a minute); every 10 s for 50,000 pods would be most of the process's work.
+        volume_refresh=max(sync_frequency, 10.0))
+
+
+@dataclass(frozen=True)
+class HollowTimings:
+    """The kubelet timings a fleet runs with (upstream's flags of the same names)."""
+
+    sync_frequency: float = 60.0
+    node_status_update_frequency: float = 10.0
+    node_status_report_frequency: float = NODE_STATUS_REPORT_FREQUENCY
+    node_lease_duration: int = 40
+
+
+DEFAULT_TIMINGS = HollowTimings()
 
 
 class HollowNode:
     """``run()`` registers the Node and serves its pods until cancelled."""
 
-    def __init__(self, spec: HollowNodeSpec, client: Client, root_dir: Path, sync_frequency: float = 10.0,
-                 status_frequency: float = 10.0, prober: PodProber | None = None) -> None:
+    def __init__(self, spec: HollowNodeSpec, client: Client, root_dir: Path, shared: SharedInformers,
+                 kubelet_version: str = "", timings: HollowTimings = DEFAULT_TIMINGS,
+                 prober: PodProber | None = None, heartbeat_client: Client | None = None) -> None:
         pool = AddressPool(spec.block)
         self.spec = spec
         self.runtime = HollowRuntime(pool)
-        self.config = kubelet_config(spec, root_dir, pool.node_ip, sync_frequency, status_frequency)
-        # Network probes would dial fake addresses; without a prober containers count as ready
-        # once running, as upstream does for containers that have no probes.
-        self.kubelet = Kubelet(self.config, client, self.runtime, prober=prober or NoProbes(),
-                               machine=machine_info(spec))
+        self.config = kubelet_config(spec, root_dir, pool.node_ip, timings.sync_frequency,
+                                     timings.node_status_update_frequency, timings.node_lease_duration)
+        self.kubelet = HollowKubelet(self.config, client, self.runtime, shared, machine_info(spec), kubelet_version,
+                                     prober=prober, status_report_frequency=timings.node_status_report_frequency,
+                                     heartbeat_client=heartbeat_client)
         self.runtime.on_change = self.kubelet.wake_worker
 
     async def run(self) -> None:
