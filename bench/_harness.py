@@ -8,7 +8,9 @@ floor measured in the same run on the same machine, and that nothing a run start
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import json
 import math
 import os
 import platform
@@ -20,7 +22,7 @@ import tempfile
 import time
 import types
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +83,8 @@ class BenchRun:
         self._previous_sigterm: signal.Handlers | Callable[[int, types.FrameType | None], object] | int | None = None
 
     def __enter__(self) -> BenchRun:
+        global _owner_pid
+        _owner_pid = os.getpid()
         self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
         return self
 
@@ -141,7 +145,14 @@ class BenchRun:
         return APIServerEndpoint(url, tls, started)
 
 
+_owner_pid = 0  # the process whose BenchRun installed the handler
+
+
 def _raise_terminated(signum: int, frame: types.FrameType | None) -> None:
+    # A forked helper (pyroute2 forks for namespaces and stops its helpers with SIGTERM) inherits
+    # this handler; it must exit, not run the bench's clean-up in the child.
+    if os.getpid() != _owner_pid:
+        os._exit(128 + signum)
     raise _Terminated(f"signal {signum}")
 
 
@@ -341,3 +352,42 @@ Run one with `.venv/bin/python bench/<name>.py` (full) or `--quick` (a ~1 minute
 script replaces only its own section below and records the machine it ran on.
 """
 
+
+
+# -- a whole cluster through the CLI ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliCluster:
+    """A cluster made by ``kubeplane up`` in a private KUBEPLANE_HOME (see ``cli_cluster``)."""
+    name: str
+    home: Path
+    summary: dict[str, object]
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.home / "clusters" / self.name / "kubeconfig"
+
+
+def _kubeplane_cli(home: Path, args: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBEPLANE_HOME": str(home), "HOME": str(home / "user")}
+    return subprocess.run([sys.executable, "-m", "kubeplane.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@contextlib.contextmanager
+def cli_cluster(run: BenchRun, name: str, up_args: Sequence[str], timeout: float = 600.0) -> Iterator[CliCluster]:
+    """``kubeplane up --name NAME ARGS`` under the run's temp dir; ``kubeplane down`` on the way out,
+    whatever happened (it stops exactly the processes ``up`` recorded and removes the nodes' netns,
+    mounts and cgroups), so a bench never leaves a cluster behind."""
+    home = run.workdir / "kubeplane-home"
+    home.mkdir(exist_ok=True)
+    try:
+        done = _kubeplane_cli(home, ["up", "--name", name, *up_args, "-o", "json"], timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"kubeplane up failed ({done.returncode}):\n{done.stderr[-4000:]}")
+        yield CliCluster(name, home, json.loads(done.stdout))
+    finally:
+        down = _kubeplane_cli(home, ["down", "--name", name], timeout)
+        if down.returncode != 0:
+            print(f"kubeplane down failed ({down.returncode}):\n{down.stderr[-4000:]}", file=sys.stderr)

@@ -8,7 +8,6 @@ failed binding forgets it.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo, Snapshot, pod_key
@@ -63,11 +62,33 @@ class Cache:
     def add_pod(self, pod: JSON) -> None:
         """An assigned pod the informer shows (confirms an assumed pod, if it was one)."""
         key = pod_key(pod)
+        if key in self.assumed and self._confirm_in_place(key, pod):
+            return
         self._remove(key)
         self.assumed.discard(key)
         self._place(key, pod)
 
     update_pod = add_pod
+
+    def _confirm_in_place(self, key: str, pod: JSON) -> bool:
+        """The informer's copy of a pod we assumed, where we assumed it and with the same spec and
+        labels (the binding only added what the API server fills in: resourceVersion, the
+        PodScheduled condition): swap the object into the PodInfo the node already counts, which
+        keeps what was parsed from it, and leave the node clean, so the next snapshot has no row to
+        rewrite. Every binding comes back this way, so this is most of the cache's work in a backlog."""
+        node_name = self._pod_nodes.get(key)
+        info = self._infos.get(node_name) if node_name == node_name_of(pod) and node_name else None
+        held = next((p for p in info.pods if p.key == key), None) if info is not None else None
+        if held is None:
+            return False
+        before, after = held.metadata, pod.get("metadata") or {}
+        if (held.spec != pod.get("spec") or before.get("labels") != after.get("labels")
+                or before.get("deletionTimestamp") != after.get("deletionTimestamp")):
+            return False
+        # The snapshot's clone of the node shares this PodInfo, so it sees the new object too.
+        held.pod = pod
+        self.assumed.discard(key)
+        return True
 
     def remove_pod(self, pod: JSON) -> None:
         key = pod_key(pod)
@@ -75,8 +96,8 @@ class Cache:
         self.assumed.discard(key)
 
     def assume(self, pod: JSON, node_name: str) -> JSON:
-        assumed = copy.deepcopy(pod)
-        assumed.setdefault("spec", {})["nodeName"] = node_name
+        # Objects from the informer are never changed in place, so only what differs is copied.
+        assumed = {**pod, "spec": {**(pod.get("spec") or {}), "nodeName": node_name}}
         key = pod_key(pod)
         self._remove(key)
         self._place(key, assumed)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from kubeplane.scheduler.framework.affinity_terms import PodAffinity
 from kubeplane.scheduler.framework.resources import Resources, effective_requests, node_allocatable
 from kubeplane.scheduler.framework.vector import NodeArrays
@@ -226,13 +228,16 @@ class Snapshot:
         """The nodes as columns for vectorised filters and scores (built on first use, then kept current)."""
         return NodeArrays(self.node_infos)
 
+    # From the columns rather than a walk over every node: with affinity pods around, nearly every
+    # cycle replaces such a node and these lists are rebuilt.
     @cached_property
     def have_pods_with_affinity(self) -> list[NodeInfo]:
-        return [info for info in self.node_infos if info.num_affinity_pods]
+        return [self.node_infos[row] for row in np.flatnonzero(self.arrays.num_affinity_pods).tolist()]
 
     @cached_property
     def have_pods_with_required_anti_affinity(self) -> list[NodeInfo]:
-        return [info for info in self.node_infos if info.num_required_anti_affinity_pods]
+        return [self.node_infos[row]
+                for row in np.flatnonzero(self.arrays.num_required_anti_affinity_pods).tolist()]
 
     def _fill_image_states(self) -> None:
         sizes: dict[str, int] = {}

@@ -11,13 +11,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from kubeplane.scheduler.framework.affinity_terms import AffinityTerm, WeightedAffinityTerm
 from kubeplane.scheduler.framework.cycle_state import CycleState
 from kubeplane.scheduler.framework.interface import MAX_NODE_SCORE, Handle, NodeScore, PreFilterResult
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 from kubeplane.scheduler.framework.registry import PluginArgs
 from kubeplane.scheduler.framework.status import Status
-from kubeplane.scheduler.framework.vector import BoolArray, NodeArrays
+from kubeplane.scheduler.framework.vector import BoolArray, IntArray, NodeArrays
 
 NAME = "InterPodAffinity"
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
@@ -37,6 +39,15 @@ class FilterState:
 
     def clone(self) -> FilterState:
         return FilterState(Counter(self.existing_anti_affinity), Counter(self.affinity), Counter(self.anti_affinity))
+
+
+def _in_domains_with_pods(nodes: NodeArrays, key: str, counts: Mapping[Pair, int]) -> BoolArray:
+    """Rows whose node's ``key`` label names a domain counted above zero (False without the label)."""
+    column, values = nodes.domains(key)
+    if not values:
+        return np.zeros(nodes.size, dtype=bool)
+    positive = nodes.per_domain(key, counts) > 0
+    return (column >= 0) & positive[column]
 
 
 def _pair(term: AffinityTerm, node: NodeInfo) -> Pair | None:
@@ -63,15 +74,29 @@ class InterPodAffinity:
     def pre_filter(self, state: CycleState, pod: PodInfo) -> tuple[PreFilterResult | None, Status]:
         snapshot = self.handle.snapshot()
         counts = FilterState()
-        for node in snapshot.have_pods_with_required_anti_affinity:
+        # Only nodes whose pods' terms could select this pod's labels (an index, not every such pod).
+        for row in snapshot.arrays.rows_with_anti_affinity_against(pod.labels):
+            node = snapshot.node_infos[row]
             for existing in node.pods_with_required_anti_affinity:
                 self._count_existing_anti_affinity(counts, pod, existing, node, 1)
         if pod.affinity.required_affinity or pod.affinity.required_anti_affinity:
-            for node in snapshot.node_infos:
+            for row in self._rows_maybe_matched(pod, snapshot.arrays):
+                node = snapshot.node_infos[row]
                 for existing in node.pods:
                     self._count_incoming_terms(counts, pod, existing, node, 1)
         state.write(_FILTER_KEY, counts)
         return None, Status()
+
+    @staticmethod
+    def _rows_maybe_matched(pod: PodInfo, arrays: NodeArrays) -> list[int]:
+        """Rows that may hold a pod the incoming pod's required terms select (the others add nothing
+        to the counts): affinity needs every term to match, so the first term's rows suffice."""
+        rows: set[int] = set()
+        if pod.affinity.required_affinity:
+            rows.update(arrays.rows_with_pods_matching(pod.affinity.required_affinity[0].selector))
+        for term in pod.affinity.required_anti_affinity:
+            rows.update(arrays.rows_with_pods_matching(term.selector))
+        return sorted(rows)
 
     def _count_existing_anti_affinity(self, counts: FilterState, pod: PodInfo, existing: PodInfo, node: NodeInfo,
                                       delta: int) -> None:
@@ -107,13 +132,29 @@ class InterPodAffinity:
         self._count_incoming_terms(counts, pod, other, node, delta)
         return Status()
 
-    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeArrays) -> BoolArray | None:
+    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeArrays) -> BoolArray:
         # With no existing anti-affinity against the pod and no required terms of its own, every node
-        # passes (the common case); anything else is decided node by node.
+        # passes (the common case); otherwise each count becomes a mask over the domains of its key.
         counts: FilterState = state.read(_FILTER_KEY)
-        if counts.existing_anti_affinity or pod.affinity.required_affinity or pod.affinity.required_anti_affinity:
-            return None
-        return nodes.all
+        if not (counts.existing_anti_affinity or pod.affinity.required_affinity
+                or pod.affinity.required_anti_affinity):
+            return nodes.all
+        passes = nodes.all.copy()
+        # Any label of the node naming a domain whose pods refuse this one rules the node out.
+        for key in {key for (key, _), count in counts.existing_anti_affinity.items() if count > 0}:
+            passes &= ~_in_domains_with_pods(nodes, key, counts.existing_anti_affinity)
+        for term in pod.affinity.required_anti_affinity:
+            passes &= ~_in_domains_with_pods(nodes, term.topology_key, counts.anti_affinity)
+        terms = pod.affinity.required_affinity
+        if terms:
+            has_keys = np.logical_and.reduce([nodes.domains(term.topology_key)[0] >= 0 for term in terms])
+            pods_exist = np.logical_and.reduce(
+                [_in_domains_with_pods(nodes, term.topology_key, counts.affinity) for term in terms])
+            # The first pod of a group that selects itself must be allowed somewhere.
+            if not counts.affinity and self._matches_all(terms, pod):
+                pods_exist = nodes.all
+            passes &= has_keys & pods_exist
+        return passes
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         counts: FilterState = state.read(_FILTER_KEY)
@@ -174,6 +215,23 @@ class InterPodAffinity:
         if not self.ignore_preferred_terms_of_existing_pods:
             self._add(scores, existing.affinity.preferred_affinity, pod, node, 1)
             self._add(scores, existing.affinity.preferred_anti_affinity, pod, node, -1)
+
+    def score_vector(self, state: CycleState, pod: PodInfo, nodes: NodeArrays, rows: IntArray) -> IntArray:
+        scores: Mapping[Pair, int] = state.read(_SCORE_KEY)
+        raw = np.zeros(len(rows), dtype=np.int64)
+        for key in {key for key, _ in scores}:
+            column, _ = nodes.domains(key)
+            per_domain = nodes.per_domain(key, scores)
+            if not per_domain.size:
+                continue
+            domain = column[rows]
+            raw += np.where(domain >= 0, per_domain[domain], 0)
+        if not raw.size:
+            return raw
+        lowest, spread = int(raw.min()), int(raw.max() - raw.min())
+        if spread <= 0:
+            return np.zeros(len(rows), dtype=np.int64)
+        return MAX_NODE_SCORE * (raw - lowest) // spread
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> tuple[int, Status]:
         scores: Mapping[Pair, int] = state.read(_SCORE_KEY)

@@ -16,6 +16,7 @@ from kubeplane.scheduler.framework.interface import MAX_NODE_SCORE, Handle, Node
 from kubeplane.scheduler.framework.nodeinfo import NodeInfo, PodInfo
 from kubeplane.scheduler.framework.registry import PluginArgs
 from kubeplane.scheduler.framework.status import Status
+from kubeplane.scheduler.framework.vector import BoolArray, NodeArrays
 from kubeplane.scheduler.plugins.podtopologyspread.constraints import (
     DO_NOT_SCHEDULE,
     HOSTNAME_KEY,
@@ -25,6 +26,7 @@ from kubeplane.scheduler.plugins.podtopologyspread.constraints import (
     has_all_keys,
     pod_constraints,
 )
+from kubeplane.scheduler.plugins.podtopologyspread.counting import domain_matches, skew_passes
 
 JSON = dict[str, Any]
 
@@ -41,16 +43,25 @@ Pair = tuple[str, str]
 class FilterState:
     constraints: list[Constraint]
     matches: dict[Pair, int] = field(default_factory=dict)
+    # Topology key -> (number of domains, fewest matches): Filter asks once per node, and walking
+    # every domain each time is quadratic for a hostname key. Cleared whenever matches change.
+    minimums: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     def clone(self) -> FilterState:
         return FilterState(self.constraints, dict(self.matches))
 
+    def add(self, pair: Pair, delta: int) -> None:
+        self.matches[pair] = self.matches.get(pair, 0) + delta
+        self.minimums.clear()
+
     def min_match(self, constraint: Constraint) -> int:
-        domains = [count for (key, _), count in self.matches.items() if key == constraint.topology_key]
+        found = self.minimums.get(constraint.topology_key)
+        if found is None:
+            domains = [count for (key, _), count in self.matches.items() if key == constraint.topology_key]
+            found = self.minimums[constraint.topology_key] = (len(domains), min(domains, default=0))
+        number, fewest = found
         # Fewer domains than minDomains: the missing ones count as empty.
-        if len(domains) < constraint.min_domains:
-            return 0
-        return min(domains, default=0)
+        return 0 if number < constraint.min_domains else fewest
 
 
 @dataclass
@@ -80,17 +91,7 @@ class PodTopologySpread:
         constraints, _ = self._constraints(pod, DO_NOT_SCHEDULE)
         if not constraints:
             return None, Status.skip()
-        filter_state = FilterState(constraints)
-        for node in self.handle.snapshot().node_infos:
-            if not has_all_keys(node, constraints):
-                continue
-            for constraint in constraints:
-                if not constraint.node_eligible(pod, node):
-                    continue
-                pair = (constraint.topology_key, node.labels[constraint.topology_key])
-                filter_state.matches[pair] = filter_state.matches.get(pair, 0) + \
-                    constraint.matching_pods(node, pod.namespace)
-        state.write(_FILTER_KEY, filter_state)
+        state.write(_FILTER_KEY, FilterState(constraints, domain_matches(self.handle.snapshot(), pod, constraints)))
         return None, Status()
 
     # PreFilterExtensions: preemption removes victims, nominated pods are added, on cloned nodes.
@@ -108,9 +109,18 @@ class PodTopologySpread:
         for constraint in filter_state.constraints:
             if not constraint.node_eligible(pod, node) or not constraint.counts(other.pod, pod.namespace):
                 continue
-            pair = (constraint.topology_key, node.labels[constraint.topology_key])
-            filter_state.matches[pair] = filter_state.matches.get(pair, 0) + delta
+            filter_state.add((constraint.topology_key, node.labels[constraint.topology_key]), delta)
         return Status()
+
+    def filter_vector(self, state: CycleState, pod: PodInfo, nodes: NodeArrays) -> BoolArray:
+        filter_state: FilterState = state.read(_FILTER_KEY)
+        passes = nodes.all.copy()
+        for constraint in filter_state.constraints:
+            self_match = 1 if constraint.selector.matches(pod.labels) else 0
+            limit = constraint.max_skew + filter_state.min_match(constraint) - self_match
+            counts = nodes.per_domain(constraint.topology_key, filter_state.matches)
+            passes &= skew_passes(nodes, constraint.topology_key, counts, limit)
+        return passes
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         filter_state: FilterState = state.read(_FILTER_KEY)
