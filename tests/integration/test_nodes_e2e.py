@@ -392,8 +392,6 @@ def test_nodes_proxy_reaches_the_kubelet(cluster: Cluster) -> None:
     assert _kubectl(cluster, "get", "--raw", f"/api/v1/nodes/{node}/proxy/healthz").stdout == "ok"
 
 
-@pytest.mark.xfail(strict=True, reason="no pods/ephemeralcontainers in the API server and no ephemeral "
-                   "containers in the kubelet yet (see the issue 6 e2e report)")
 def test_debug_adds_an_ephemeral_container(cluster: Cluster) -> None:
     _wait("the reader pod Running", lambda: _running(cluster, "reader"))
     done = _kubectl(cluster, "debug", "-n", NS, "reader", f"--image={IMAGE}", "--target=app",

@@ -39,6 +39,7 @@ from kubeplane.apiserver.endpoints.reviews import REVIEW_RESOURCES, TOKEN_REVIEW
 from kubeplane.apiserver.endpoints.watch import serve_watch
 from kubeplane.apiserver.negotiation import Representation, decode_body, encode, negotiate_output
 from kubeplane.apiserver.registry.context import RequestContext
+from kubeplane.apiserver.registry.core.ephemeral_containers import EphemeralContainersStrategy
 from kubeplane.apiserver.registry.core.namespaces import NamespaceFinalizeStrategy
 from kubeplane.apiserver.registry.registry import Registry
 from kubeplane.apiserver.registry.strategy import StatusStrategy
@@ -421,6 +422,13 @@ class APIServer:
                 return await handler.update(ctx, info.name, body, rep, query, strategy)
             if verb == "patch":
                 return await handler.patch(ctx, info.name, _patch_type(request), body, rep, query, strategy)
+        if sub == "ephemeralcontainers" and handler.info.resource == "pods" and verb in ("get", "update", "patch"):
+            strategy = EphemeralContainersStrategy(handler.store.strategy)
+            if verb == "get":
+                return await handler.get(ctx, info.name, query, rep)
+            if verb == "update":
+                return await handler.update(ctx, info.name, body, rep, query, strategy)
+            return await handler.patch(ctx, info.name, _patch_type(request), body, rep, query, strategy)
         if sub == "scale":
             return await self._scale(request, handler, info, ctx, body)
         if sub == "binding" and verb == "create":

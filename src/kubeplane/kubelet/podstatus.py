@@ -232,6 +232,16 @@ def compute_status(view: PodView, now: datetime) -> JSON:
         status["podIP"], status["podIPs"] = current["podIP"], current.get("podIPs") or []
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
+    if spec.get("ephemeralContainers"):
+        status["ephemeralContainerStatuses"] = [ephemeral_status(view, c) for c in spec["ephemeralContainers"]]
+    return status
+
+
+def ephemeral_status(view: PodView, container: JSON) -> JSON:
+    """Ephemeral containers report state like the others but are never ready and never restart."""
+    status = _container_status(view, container, "ContainerCreating")
+    status["ready"] = False
+    status["restartCount"] = 0
     return status
 
 

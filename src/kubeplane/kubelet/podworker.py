@@ -299,6 +299,9 @@ class PodWorker:
         spec = pod.get("spec") or {}
         policy = str(spec.get("restartPolicy") or "Always")
         start = _Starter(self, pod, sandbox_id, config, ips)
+        # As upstream, ephemeral containers start before init containers: a debugger must be able to
+        # join a pod whose init containers fail.
+        await self._start_ephemeral(start, spec, snap)
         for container in spec.get("initContainers") or []:
             records = snap.containers.get(container["name"]) or []
             latest = records[0] if records else None
@@ -322,6 +325,22 @@ class PodWorker:
             if latest is not None and latest.state == EXITED and not should_restart(policy, latest.exit_code):
                 continue
             await self._start_or_restart(start, container, "app", latest, policy)
+
+    async def _start_ephemeral(self, start: _Starter, spec: JSON, snap: PodSnapshot) -> None:
+        """Start each ephemeral container once; once it exists it is never restarted, whatever the
+        pod's restartPolicy. One with a target waits until the target runs (its PID namespace is
+        what it joins)."""
+        for container in spec.get("ephemeralContainers") or []:
+            if snap.containers.get(container["name"]):
+                continue
+            target_id = ""
+            target = str(container.get("targetContainerName") or "")
+            if target:
+                records = snap.containers.get(target) or []
+                if not records or records[0].state != RUNNING_STATE:
+                    continue
+                target_id = records[0].id
+            await start(container, "ephemeral", 0, target_id)
 
     async def _start_or_restart(self, start: _Starter, container: JSON, kind: str,
                                 latest: ContainerRecord | None, policy: str) -> None:
@@ -445,8 +464,9 @@ class PodWorker:
             self.services.probes.update_pod(pod)  # deleting: liveness and startup probes stop
         snap = await snapshot(cri, self.uid)
         latest = [records[0] for records in snap.containers.values() if records]
-        # App containers first, then sidecars and anything else, as upstream orders termination.
-        for kinds in (("app",), ("sidecar", "init")):
+        # App (and ephemeral) containers first, then sidecars and anything else, as upstream orders
+        # termination.
+        for kinds in (("app", "ephemeral"), ("sidecar", "init")):
             stopping = [record for record in latest if snap.kinds.get(record.id, "app") in kinds
                         and record.state in (RUNNING_STATE, CREATED)]
             # preStop hooks need a running container and a pod that is still known.
@@ -513,7 +533,7 @@ class _Starter:
         self.hosts_file = write_hosts_file(settings.pod_dir(worker.uid), pod, ips, settings.cluster_domain) if ips \
             else None
 
-    async def __call__(self, container: JSON, kind: str, attempt: int) -> bool:
+    async def __call__(self, container: JSON, kind: str, attempt: int, target_id: str = "") -> bool:
         worker = self.worker
         services = worker.services
         name = str(container["name"])
@@ -536,7 +556,7 @@ class _Starter:
         message_file.parent.mkdir(parents=True, exist_ok=True)
         message_file.touch(mode=0o666)
         plan = ContainerPlan(container, kind, attempt, pulled.image_ref, env, worker._volume_paths or {},
-                             message_file, self.hosts_file)
+                             message_file, self.hosts_file, target_id)
         cri = services.cri
         try:
             container_id = await cri.create_container(self.sandbox_id, container_config(self.pod, plan), self.config)

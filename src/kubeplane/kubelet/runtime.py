@@ -65,11 +65,16 @@ def _pod_privileged(spec: JSON) -> bool:
     return any((c.get("securityContext") or {}).get("privileged") for c in containers)
 
 
-def _security_context(pod: JSON, container: JSON) -> pb.LinuxContainerSecurityContext:
+def _security_context(pod: JSON, container: JSON, target_id: str = "") -> pb.LinuxContainerSecurityContext:
     pod_security = (pod.get("spec") or {}).get("securityContext") or {}
     security = container.get("securityContext") or {}
+    namespaces = _namespace_options(pod.get("spec") or {})
+    if target_id and namespaces.pid == pb.CONTAINER:
+        # An ephemeral container with targetContainerName joins that container's PID namespace (as
+        # upstream; a pod that already shares one namespace, or the host's, keeps it).
+        namespaces.pid, namespaces.target_id = pb.TARGET, target_id
     context = pb.LinuxContainerSecurityContext(
-        namespace_options=_namespace_options(pod.get("spec") or {}),
+        namespace_options=namespaces,
         privileged=bool(security.get("privileged")),
         readonly_rootfs=bool(security.get("readOnlyRootFilesystem")),
         no_new_privs=security.get("allowPrivilegeEscalation") is False)
@@ -92,13 +97,14 @@ class ContainerPlan:
     """Everything a container needs beyond its spec, decided by the worker."""
 
     container: JSON
-    kind: str  # "init", "sidecar" or "app"
+    kind: str  # "init", "sidecar", "app" or "ephemeral"
     attempt: int
     image_ref: str
     env: dict[str, str]
     volume_paths: dict[str, Path]
     termination_message_file: Path
     hosts_file: Path | None = None  # the kubelet-managed /etc/hosts (None until the pod has an IP)
+    target_id: str = ""  # an ephemeral container's targetContainerName, as the runtime's container id
 
 
 def container_config(pod: JSON, plan: ContainerPlan) -> pb.ContainerConfig:
@@ -142,7 +148,7 @@ def container_config(pod: JSON, plan: ContainerPlan) -> pb.ContainerConfig:
             cpu_shares=resources.get("cpu_shares", 0), cpu_quota=resources.get("cpu_quota", 0),
             cpu_period=resources.get("cpu_period", 0),
             memory_limit_in_bytes=resources.get("memory_limit_in_bytes", 0)),
-                                      security_context=_security_context(pod, container)),
+                                      security_context=_security_context(pod, container, plan.target_id)),
     )
 
 
@@ -190,7 +196,7 @@ class PodSnapshot:
 
     sandboxes: list[pb.PodSandbox] = field(default_factory=list)
     containers: dict[str, list[ContainerRecord]] = field(default_factory=dict)
-    kinds: dict[str, str] = field(default_factory=dict)  # container id -> "init"/"sidecar"/"app"
+    kinds: dict[str, str] = field(default_factory=dict)  # container id -> "init"/"sidecar"/"app"/"ephemeral"
 
     @property
     def sandbox(self) -> pb.PodSandbox | None:

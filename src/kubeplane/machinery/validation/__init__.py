@@ -29,10 +29,11 @@ from typing import Any
 from kubeplane.machinery.errors import Cause
 from kubeplane.machinery.schema import schemas
 
-from . import field, meta, schema_check
+from . import ephemeral, field, meta, schema_check
 from .registry import KindRules, rules_for
 
-__all__ = ["strict_decoding_message", "unknown_fields", "validate_create", "validate_update"]
+__all__ = ["strict_decoding_message", "unknown_fields", "validate_create", "validate_ephemeral_containers_update",
+           "validate_update"]
 
 
 def _schema_report(group: str, version: str, kind: str, obj: dict[str, Any], minor: str) -> schema_check.SchemaReport:
@@ -67,6 +68,14 @@ def validate_update(group: str, version: str, kind: str, new: dict[str, Any], ol
         causes += _with_schema_required(report.missing, rules, rules.create(new, minor))
     causes += rules.update(new, old, minor)
     return field.dedupe(causes)
+
+
+def validate_ephemeral_containers_update(new: dict[str, Any], old: dict[str, Any], minor: str = "1.35") -> list[Cause]:
+    """A Pod written through ``pods/<name>/ephemeralcontainers`` (only its ephemeral containers differ)."""
+    report = _schema_report("", "v1", "Pod", new, minor)
+    if report.type_errors:
+        return field.dedupe(report.type_errors)
+    return field.dedupe(ephemeral.ephemeral_containers_update(new, old, minor))
 
 
 def unknown_fields(group: str, version: str, kind: str, obj: dict[str, Any], minor: str = "1.35") -> list[str]:

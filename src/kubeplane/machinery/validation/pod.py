@@ -247,7 +247,8 @@ def _containers(path: str, spec: JSON, volumes: set[str], minor: str) -> list[Ca
     if not lst(spec, "containers"):
         causes.append(f.required(f.child(path, "containers")))
     seen: set[str] = set()
-    for key in ("initContainers", "containers", "ephemeralContainers"):
+    # Ephemeral containers have their own rules (ephemeral.py), checked when they are added.
+    for key in ("initContainers", "containers"):
         for i, ctr in objs(spec, key):
             ctr_path = f.index(f.child(path, key), i)
             causes += _container(ctr_path, ctr, volumes, minor)
