@@ -78,6 +78,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    "(kubeplane's addition: the nodes have no default route); empty: no route")
     p.add_argument("--iptables-backend", default="iptables", choices=["iptables", "iptables-nft", "iptables-legacy"],
                    help="which iptables binaries to run (kubeplane's addition)")
+    p.add_argument("--iptables-restore-timeout", type=parse_duration, default=0.0,
+                   help="limit of one iptables-restore (kubeplane's addition; 0: scaled to the payload, "
+                   "since nf_tables restores grow faster than their size)")
     p.add_argument("--cleanup", action="store_true", help="remove this proxy's rules and exit")
     p.add_argument("--log-file", default="")
     return p.parse_args(argv)
@@ -88,7 +91,7 @@ def _deleted(obj: object) -> dict[str, object]:
 
 
 async def run(opts: argparse.Namespace, stop: asyncio.Event) -> int:
-    iptables = Iptables(NetnsCommand(opts.netns), opts.iptables_backend)
+    iptables = Iptables(NetnsCommand(opts.netns), opts.iptables_backend, opts.iptables_restore_timeout or None)
     if opts.cleanup:
         removed = await cleanup(iptables)
         log.info("cleanup: %s", "rules removed" if removed else "nothing to remove")

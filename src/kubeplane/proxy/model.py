@@ -9,6 +9,7 @@ IPv4). Chain names follow upstream's iptables proxier so rules read the same as 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
@@ -26,8 +27,13 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 DEFAULT_AFFINITY_SECONDS = 10800
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _hash16(text: str) -> str:
-    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:16]
+    # base32 turns each 5 bytes into 8 characters independently, so the first 10 bytes give the
+    # same 16 characters as encoding the whole digest, at a third of the (pure Python) cost.
+    # Cached: a full sync of 10,000 Services asks for ~100,000 names, nearly all seen last sync;
+    # 2^17 entries (~20 MiB) cover a node with that many Services and endpoints.
+    return base64.b32encode(hashlib.sha256(text.encode()).digest()[:10]).decode()
 
 
 @dataclass(frozen=True, order=True)

@@ -356,3 +356,24 @@ def render(services: Mapping[ServicePortName, ServicePort],
     text = renderer.filter.text(jumps) + renderer.nat.text(jumps)
     counts = {"filter": len(renderer.filter.rules), "nat": len(renderer.nat.rules)}
     return Rendered(text, renderer.active, counts, renderer.no_local)
+
+
+def render_service_chains(services: Mapping[ServicePortName, ServicePort],
+                          endpoints: Mapping[ServicePortName, tuple[Endpoint, ...]],
+                          options: RenderOptions, only: set[tuple[str, str]]) -> tuple[str, int]:
+    """A nat payload with only the per-service chains of the Services in ``only``, and the one
+    top-level chain they jump to (KUBE-MARK-MASQ, declared with its single rule so the payload
+    stands alone); with the number of the Services' rules in it. No top-level chain refers to these chains yet, so a full
+    sync can write them in several transactions before the one that rewrites KUBE-SERVICES."""
+    renderer = _Renderer(options)
+    renderer.nat.chain("KUBE-MARK-MASQ")
+    renderer.nat.rule("KUBE-MARK-MASQ", "-j", "MARK", "--or-mark", MASQ_MARK)
+    for port_name in sorted(services):
+        if port_name.service in only:
+            renderer.service_port(services[port_name], endpoints.get(port_name, ()), True)
+    # service_port also adds the port's top-level rules (KUBE-SERVICES, KUBE-NODEPORTS, filter):
+    # those belong to the final transaction.
+    rules = [rule for rule in renderer.nat.rules
+             if rule.split(" ", 2)[1] == "KUBE-MARK-MASQ" or is_service_chain(rule.split(" ", 2)[1])]
+    text = "\n".join(("*nat", *renderer.nat.chains, *rules, "COMMIT")) + "\n"
+    return text, len(rules) - 1  # the Services' own rules, as the full payload would count them

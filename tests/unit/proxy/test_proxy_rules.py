@@ -11,7 +11,7 @@ from kubeplane.component.iptables import chains
 from kubeplane.proxy.changes import ChangeTracker
 from kubeplane.proxy.iptables import missing_jumps
 from kubeplane.proxy.model import ServicePortName
-from kubeplane.proxy.rules import JUMPS, Rendered, RenderOptions, render
+from kubeplane.proxy.rules import JUMPS, Rendered, RenderOptions, render, render_service_chains
 
 JSON = dict[str, Any]
 OPTIONS = RenderOptions(node_name="node-a", zone="zone-a", cluster_cidr="198.18.0.0/16")
@@ -270,3 +270,28 @@ def test_missing_jumps_are_found_from_save_output_and_inserted() -> None:
     rendered = render({}, {}, OPTIONS, set(), None, missing)
     nat = parse(rendered.text)["nat"]
     assert nat.other == ['-I POSTROUTING 1 -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING']
+
+
+def test_service_chains_payload_holds_only_the_chosen_services_chains() -> None:
+    """A slice of a full sync: only the chosen Services' own chains, exactly as the full render has them."""
+    tracker = ChangeTracker()
+    for svc in (service("web", "198.19.0.10", type="NodePort",
+                        ports=[{"name": "http", "port": 80, "nodePort": 30080}]),
+                service("other", "198.19.0.11")):
+        tracker.service_changed(("ns", svc["metadata"]["name"]), svc)
+    for item in (endpoint_slice("web", [endpoint("198.18.1.2")]), endpoint_slice("other", [endpoint("198.18.1.3")])):
+        tracker.slice_changed(("ns", item["metadata"]["name"]), item)
+    services, endpoints = tracker.service_port_map(), tracker.endpoints_map()
+    full = parse(render(services, endpoints, OPTIONS, set()).text)["nat"]
+    text, count = render_service_chains(services, endpoints, OPTIONS, {("ns", "web")})
+    tables = parse(text)
+    assert set(tables) == {"nat"}
+    nat = tables["nat"]
+    web = ServicePortName("ns", "web", "http", "tcp").hash
+    web_chains = {f"KUBE-SVC-{web}", f"KUBE-EXT-{web}"} | {
+        t for t in full.targets(f"KUBE-SVC-{web}") if t.startswith("KUBE-SEP-")}
+    assert set(nat.chains) == {"KUBE-MARK-MASQ", *web_chains}
+    for chain in web_chains | {"KUBE-MARK-MASQ"}:
+        assert nat.chain_rules(chain) == full.chain_rules(chain)
+    assert not nat.chain_rules("KUBE-SERVICES") and not nat.chain_rules("KUBE-NODEPORTS")
+    assert count == len(nat.rules) - 1
