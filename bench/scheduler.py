@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import gc
 import logging
 import re
 import sys
@@ -51,6 +52,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from kubeplane.client import ApiError, Client, load_kubeconfig
 from kubeplane.client.resource import NAMESPACES, NODES, PODS
 from kubeplane.component.etcd import free_port
+from kubeplane.scheduler import gc_tuning
 from kubeplane.scheduler.framework.config import parse_config
 from kubeplane.scheduler.framework.cycle_state import CycleState
 from kubeplane.scheduler.framework.nodeinfo import PodInfo
@@ -378,6 +380,11 @@ async def measure_noop(client: Client, namespace: str, workload: Workload) -> tu
     # A scheduler process would log these to its own file; here they would flood the bench's output.
     logging.getLogger("kubeplane.client.events").setLevel(logging.ERROR)
     scheduler = Scheduler(client, config, registry, metrics=SchedulerMetrics(metrics_registry))
+    # The garbage-collector settings of the scheduler process (scheduler/app.py), so this phase
+    # measures the same cycle; undone afterwards for the bench's other phases.
+    thresholds = gc.get_threshold()
+    gc_tuning.raise_thresholds()
+    scheduler.on_synced = gc_tuning.freeze_heap
     task = asyncio.get_running_loop().create_task(scheduler.run())
     try:
         while not scheduler.synced:
@@ -391,6 +398,8 @@ async def measure_noop(client: Client, namespace: str, workload: Workload) -> tu
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 async def run_workload(run: BenchRun, client: Client, kubeconfig: Path, workload: Workload, index: int,

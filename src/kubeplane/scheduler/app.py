@@ -36,6 +36,7 @@ from kubeplane.component.health import (
 )
 from kubeplane.component.logs import setup_logging
 from kubeplane.component.signals import run_until_signalled
+from kubeplane.scheduler import gc_tuning
 from kubeplane.scheduler.framework.config import ConfigError, SchedulerConfig, load_config, parse_duration
 from kubeplane.scheduler.metrics import SchedulerMetrics
 from kubeplane.scheduler.scheduler import Scheduler
@@ -119,7 +120,9 @@ async def run(config: SchedulerConfig, stop: asyncio.Event, identity: str = "", 
               port: int = 0) -> int:
     client_config = load_kubeconfig(config.kubeconfig) if config.kubeconfig else in_cluster_config()
     async with Client(client_config, component="kube-scheduler") as client:
+        gc_tuning.raise_thresholds()
         scheduler = Scheduler(client, config, metrics=SchedulerMetrics())
+        scheduler.on_synced = gc_tuning.freeze_heap
         election = config.leader_election
         elector: LeaderElector | None = None
         lock: RenewTrackingLeaseLock | None = None

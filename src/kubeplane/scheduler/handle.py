@@ -43,6 +43,9 @@ class SchedulerHandle:
     def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
         return self.nominator.pods_for_node(node_name)
 
+    def has_nominated_pods(self) -> bool:
+        return self.nominator.has_nominated_pods()
+
     def nominate(self, pod: PodInfo, node_name: str) -> None:
         if node_name:
             self.nominator.add(pod, node_name)

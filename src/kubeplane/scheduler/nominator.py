@@ -56,6 +56,9 @@ class Nominator:
     def node_of(self, key: str) -> str:
         return self._node_of.get(key, "")
 
+    def has_nominated_pods(self) -> bool:
+        return bool(self._by_node)
+
     def pods_for_node(self, node_name: str) -> list[PodInfo]:
         pods = self._by_node.get(node_name)
         return list(pods.values()) if pods else []

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -104,6 +105,9 @@ class Scheduler:
         self.metrics = metrics or SchedulerMetrics()
         self.metrics.watch_pending(self.queue.sizes)
         self.synced = False  # informers have listed everything once (readiness)
+        # Called once the informers have synced, before the first pod is scheduled (the process
+        # uses it to move the freshly listed cluster out of the garbage collector's way).
+        self.on_synced: Callable[[], None] | None = None
         self._binding_tasks: set[asyncio.Task[None]] = set()
         self.pod_informer.add_event_handler(EventHandlers(self._on_pod_add, self._on_pod_update, self._on_pod_delete))
         self.node_informer.add_event_handler(
@@ -118,6 +122,8 @@ class Scheduler:
         try:
             await self.informers.wait_for_cache_sync()
             self.synced = True
+            if self.on_synced is not None:
+                self.on_synced()
             log.info("caches synced; scheduling with profiles %s", sorted(self.profiles))
             last_yield = time.perf_counter()
             while True:

@@ -72,6 +72,9 @@ class FakeHandle:
     def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
         return list(self.nominated.get(node_name, []))
 
+    def has_nominated_pods(self) -> bool:
+        return any(self.nominated.values())
+
     def nominate(self, pod: PodInfo, node_name: str) -> None:
         for pods in self.nominated.values():
             pods[:] = [p for p in pods if p.key != pod.key]

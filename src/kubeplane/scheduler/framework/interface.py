@@ -72,6 +72,10 @@ class Handle(Protocol):
         """Pending pods that preemption made room for on ``node_name`` (upstream's PodNominator)."""
         ...
 
+    def has_nominated_pods(self) -> bool:
+        """Whether any node has nominated pods (lets the filter skip asking node by node)."""
+        ...
+
     def nominate(self, pod: PodInfo, node_name: str) -> None:
         """Record (or with '' drop) the node preemption made room on for a pending pod."""
         ...
