@@ -137,7 +137,12 @@ def _references(node: Any) -> Iterable[str]:
         if isinstance(ref, str) and ref.startswith(_DEFS_PREFIX):
             yield ref[len(_DEFS_PREFIX):]
         for key, value in node.items():
-            if key not in _DATA_KEYS:
+            if key in _SCHEMA_MAP_KEYS and isinstance(value, dict):
+                # Keys here are field names, not keywords: a field called "default" or "enum"
+                # (JSONSchemaProps has both) is a schema like any other.
+                for field_schema in value.values():
+                    yield from _references(field_schema)
+            elif key not in _DATA_KEYS:
                 yield from _references(value)
     elif isinstance(node, list):
         for value in node:

@@ -19,7 +19,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from kubeplane.apiserver import audit as auditing
-from kubeplane.apiserver import discovery, openapi
+from kubeplane.apiserver import discovery, openapi, openapi_proto
 from kubeplane.apiserver.apiextensions import discovery as custom_discovery
 from kubeplane.apiserver.apiextensions.handler import CustomResourceHandler
 from kubeplane.apiserver.apiextensions.serving import CustomResourceServing
@@ -289,16 +289,19 @@ class APIServer:
             if doc is not None:
                 return _json(doc)
         if path == "/openapi/v2":
-            accept = request.headers.get("Accept", "")
-            if accept and not any(t in accept for t in ("json", "*/*")):
-                # Only the protobuf form was asked for; we serve JSON, so say so and let the
-                # client fall back rather than hand it bytes it cannot parse.
-                raise errors.not_acceptable("only application/json is served for /openapi/v2")
+            # kubectl's client-side validation asks for the protobuf form only.
+            protobuf = openapi_proto.wants_protobuf(request.headers.get("Accept", ""))
+            if protobuf is None:
+                raise errors.not_acceptable(
+                    f"only application/json and {openapi_proto.MEDIA_TYPE} are served for /openapi/v2")
             document = openapi.openapi_v2(self.catalog.minor)
             if self.custom_resources is not None and self.custom_resources.served:
                 custom = self.custom_resources
                 document = self._custom_document("v2", lambda: custom_discovery.openapi_v2(
                     self.catalog.minor, custom.served_crds(), custom.resources()))
+            if protobuf:
+                proto_body, etag = openapi_proto.protobuf_document(document.body)
+                return _document(request, proto_body, etag, openapi_proto.RESPONSE_MEDIA_TYPE)
             return _document(request, document.body, document.etag)
         if path == "/openapi/v3":
             document = openapi.openapi_v3_index(self.catalog.minor)
@@ -547,10 +550,10 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=encode(body), content_type="application/json")
 
 
-def _document(request: web.Request, body: bytes, etag: str) -> web.Response:
+def _document(request: web.Request, body: bytes, etag: str, content_type: str = "application/json") -> web.Response:
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers={"ETag": etag})
-    return web.Response(body=body, headers={"Content-Type": "application/json", "ETag": etag})
+    return web.Response(body=body, headers={"Content-Type": content_type, "ETag": etag})
 
 
 def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl.SSLContext:
