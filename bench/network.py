@@ -320,7 +320,7 @@ def _report(cni: dict[str, list[float]], programming: dict[tuple[int, str], dict
             f"CNI: {pods} pods added one after another on one m5.xlarge node (real ipamd, plugin executed per "
             f"the CNI spec), then deleted. Target ADD p50 ≤ {CNI_TARGET_MS:.0f} ms: {verdict}. ADD p50 minus the "
             f"VERSION floor, the plugin's own work (ipamd's assignment and the netlink wiring): {own_work:.1f} ms; "
-            "the rest is starting the plugin's Python interpreter.\n\n"
+            "the rest is starting the plugin (a static C binary, cni/vpc_cni_shim.c).\n\n"
             + markdown_table(["operation", "p50 ms", "p99 ms"], cni_rows)
             + f"\n\nkube-proxy programming latency: one EndpointSlice change → the partial sync that puts its "
             f"rule in place has returned ({changes} changes), against a bare `iptables-restore` of the same "

@@ -230,7 +230,7 @@ async def test_restart_keeps_assignments(tmp_path: Path) -> None:
 
 
 def test_launcher_runs_the_plugin_without_site_packages(tmp_path: Path) -> None:
-    launcher = install.install_plugin(tmp_path / "bin")
+    launcher = install.install_python_plugin(tmp_path / "bin")
     assert launcher.read_text().splitlines()[0].endswith(" -S")
     done = subprocess.run([str(launcher)], env={"CNI_COMMAND": "VERSION"}, input=b"{}", capture_output=True,
                           check=False, timeout=30)

@@ -60,11 +60,10 @@ def _network_config(stdin: IO[str]) -> dict[str, Any]:
     return config
 
 
-def handle(command: str, env: Mapping[str, str], stdin: IO[str]) -> dict[str, Any] | None:
-    """Carry out one CNI command; returns what to print (None: nothing, as for DEL and CHECK)."""
-    if command == "VERSION":
-        return cni_result.version_reply()
-    if command not in COMMANDS:
+def prepare(command: str, env: Mapping[str, str], stdin: IO[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check the environment and the config (not for VERSION); returns the config and ipamd's
+    request. ipamd calls this too, for what the compiled shim hands it raw."""
+    if command not in COMMANDS or command == "VERSION":
         raise IpamdError(protocol.ERR_INVALID_ENVIRONMENT, f"unknown CNI_COMMAND {command!r}")
     config = _network_config(stdin)
     request = {
@@ -75,10 +74,23 @@ def handle(command: str, env: Mapping[str, str], stdin: IO[str]) -> dict[str, An
         "netns": env.get("CNI_NETNS", "") if command == "DEL" else _require(env, "CNI_NETNS"),
         "args": parse_cni_args(env.get("CNI_ARGS", "")),
     }
-    answer = protocol.call(config["ipamdSocket"], request, timeout=float(config.get("timeoutSeconds", 60)))
+    return config, request
+
+
+def output_for(command: str, config: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any] | None:
+    """What to print for ipamd's answer (None: nothing, as for DEL and CHECK)."""
     if command == "ADD":
         return cni_result.for_version(answer, config["cniVersion"])
     return None
+
+
+def handle(command: str, env: Mapping[str, str], stdin: IO[str]) -> dict[str, Any] | None:
+    """Carry out one CNI command; returns what to print (None: nothing, as for DEL and CHECK)."""
+    if command == "VERSION":
+        return cni_result.version_reply()
+    config, request = prepare(command, env, stdin)
+    answer = protocol.call(config["ipamdSocket"], request, timeout=float(config.get("timeoutSeconds", 60)))
+    return output_for(command, config, answer)
 
 
 def main(env: Mapping[str, str] | None = None, stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """ipamd: the per-node daemon behind the VPC CNI plugin.
 
-It listens on ``<state dir>/ipamd.sock`` (one JSON line per request, see ``protocol``), keeps the
-warm pool (``pool``) topped up by calling the VPC, and for each pod assigns an address, records it
-(``datastore``) and wires the pod (``cni.wiring``). Pod wiring runs on one worker thread and VPC
+It listens on ``<state dir>/ipamd.sock`` (one JSON line per request, see ``protocol``, or the
+compiled plugin's raw form, see ``shim``), keeps the warm pool (``pool``) topped up by calling the
+VPC, and for each pod assigns an address, records it (``datastore``) and wires the pod (``cni.wiring``). Pod wiring runs on one worker thread and VPC
 calls on another, both off the event loop: a slow ENI attach never delays a pod that already has an
 address waiting. The pool itself only changes on the loop, under one lock.
 """
@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from kubeplane.network.cni import result as cni_result
 from kubeplane.network.cni.wiring import POD_GATEWAY, PodInterfaces, WiringError, host_veth_name
-from kubeplane.network.ipam import protocol
+from kubeplane.network.ipam import protocol, shim
 from kubeplane.network.ipam.datastore import Datastore
 from kubeplane.network.ipam.limits import InstanceLimits
 from kubeplane.network.ipam.pool import Assignment, OutOfAddresses, Plan, Pool, WarmTargets
@@ -284,6 +284,15 @@ class Ipamd:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await reader.readline()
+            if line == shim.MAGIC:  # the compiled plugin: raw CNI environment and config
+                try:
+                    env, config_text = await shim.read_request(reader)
+                except shim.ShimRequestError as err:
+                    log.warning("bad request from the CNI shim: %s", err)
+                    return
+                writer.write(await shim.answer(self.handle, env, config_text))
+                await writer.drain()
+                return
             try:
                 reply: dict[str, Any] = {"result": await self.handle(json.loads(line))}
             except IpamdError as err:
