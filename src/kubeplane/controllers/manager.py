@@ -23,7 +23,7 @@ from kubeplane.controllers.namespace import NamespaceController
 from kubeplane.controllers.nodelifecycle import NodeLifecycleController
 from kubeplane.controllers.podautoscaler import HorizontalPodAutoscalerController
 from kubeplane.controllers.podgc import PodGCController
-from kubeplane.controllers.replicaset import ReplicaSetController
+from kubeplane.controllers.replicaset import ReplicaSetController, ReplicationManager
 from kubeplane.controllers.resourcequota import ResourceQuotaController
 from kubeplane.controllers.rootcapublisher import RootCAPublisher
 from kubeplane.controllers.serviceaccount import ServiceAccountController
@@ -66,6 +66,9 @@ REGISTRY: dict[str, ControllerSpec] = {
                                             service_account="deployment-controller"),
     "replicaset-controller": ControllerSpec(ReplicaSetController, workers=5, aliases=("replicaset",),
                                             service_account="replicaset-controller"),
+    "replicationcontroller-controller": ControllerSpec(ReplicationManager, workers=5,
+                                                       aliases=("replicationcontroller",),
+                                                       service_account="replication-controller"),
     "namespace-controller": ControllerSpec(NamespaceController, workers=10, aliases=("namespace",),
                                            service_account="namespace-controller"),
     "serviceaccount-controller": ControllerSpec(ServiceAccountController, workers=5, aliases=("serviceaccount",),

@@ -56,9 +56,16 @@ def labels_of(obj: JSON) -> dict[str, str]:
 
 
 def selector_of(obj: JSON) -> LabelSelector | None:
-    """The object's ``spec.selector``, or None when it cannot be parsed (nothing is selected)."""
+    """The object's ``spec.selector``, or None when it cannot be parsed (nothing is selected).
+
+    A ReplicationController's selector is a plain label map (``{"app": "web"}``) rather than a
+    LabelSelector; its values are strings where a LabelSelector's are a map and a list.
+    """
+    raw = (obj.get("spec") or {}).get("selector")
+    if isinstance(raw, dict) and raw and all(isinstance(v, str) for v in raw.values()):
+        raw = {"matchLabels": raw}
     try:
-        return from_label_selector((obj.get("spec") or {}).get("selector"))
+        return from_label_selector(raw)
     except Exception:
         return None
 

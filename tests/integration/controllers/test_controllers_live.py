@@ -17,7 +17,15 @@ import pytest
 from controllers_livelib import eventually, running_controllers
 
 from kubeplane.client import Client, NotFound
-from kubeplane.client.resource import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS, SERVICEACCOUNTS
+from kubeplane.client.resource import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    NAMESPACES,
+    PODS,
+    REPLICASETS,
+    REPLICATIONCONTROLLERS,
+    SERVICEACCOUNTS,
+)
 from kubeplane.controllers.manager import enabled_controllers
 
 pytestmark = pytest.mark.integration
@@ -242,3 +250,29 @@ async def test_controller_manager_process_takes_the_lease_and_runs_controllers(
         process.wait(15)
     assert process.returncode == 0, log.read_text()[-3000:]
     assert await holder() == ""  # released on a clean stop
+
+
+async def test_replication_controller_keeps_its_pods(client: Client, namespace: str, controllers: None,
+                                                     apiserver: Any) -> None:
+    """A v1 ReplicationController (label-map selector) gets its pods, owned by it, and scales."""
+    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "legacy"},
+          "spec": {"replicas": 3, "selector": {"app": "legacy"}, "template": {
+              "metadata": {"labels": {"app": "legacy"}},
+              "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}}}}
+    await client.create(REPLICATIONCONTROLLERS, rc, namespace)
+
+    async def owned(count: int) -> bool:
+        pods = [p for p in await active_pods(client, namespace)
+                if any(r.get("kind") == "ReplicationController" and r.get("name") == "legacy" and r.get("controller")
+                       for r in p["metadata"].get("ownerReferences") or ())]
+        return len(pods) == count
+
+    async def status_replicas(count: int) -> bool:
+        current = await client.get(REPLICATIONCONTROLLERS, "legacy", namespace)
+        return (current.get("status") or {}).get("replicas") == count
+
+    await eventually(lambda: owned(3), "3 pods owned by the ReplicationController")
+    await eventually(lambda: status_replicas(3), "status.replicas 3")
+    await asyncio.to_thread(apiserver.kubectl, "-n", namespace, "scale", "rc/legacy", "--replicas=1")
+    await eventually(lambda: owned(1), "1 pod after scaling down")
+    await eventually(lambda: status_replicas(1), "status.replicas 1")

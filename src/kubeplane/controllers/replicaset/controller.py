@@ -22,7 +22,7 @@ from kubeplane.client import (
     split_key,
 )
 from kubeplane.client.events import NORMAL, WARNING
-from kubeplane.client.resource import PODS, REPLICASETS
+from kubeplane.client.resource import PODS, REPLICASETS, REPLICATIONCONTROLLERS
 from kubeplane.controllers.controller import (
     ControllerContext,
     ResourceController,
@@ -230,3 +230,14 @@ def _desired(rs: JSON) -> int:
     replicas = (rs.get("spec") or {}).get("replicas")
     return 1 if replicas is None else int(replicas)
 
+
+
+class ReplicationManager(ReplicaSetController):
+    """v1 ReplicationControllers: upstream's ReplicationManager is the ReplicaSet controller over
+    them (their label-map selectors are read by ``ownership.selector_of``)."""
+
+    name = "replicationcontroller"
+    component = "replication-controller"
+
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, REPLICATIONCONTROLLERS)
