@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -147,13 +147,9 @@ async def splice(request: web.Request, feed: _Feed, reader: asyncio.StreamReader
                 return
             transport.write(chunk)
 
-    tasks = [asyncio.ensure_future(client_to_upstream()), asyncio.ensure_future(upstream_to_client())]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await until_first_done(client_to_upstream(), upstream_to_client())
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         writer.close()
         transport.close()
 
@@ -179,3 +175,15 @@ async def relay_upgrade(request: web.Request, reader: asyncio.StreamReader, writ
         raise
     await splice(request, feed, reader, writer)
     return response
+
+
+async def until_first_done(*pumps: Awaitable[Any]) -> None:
+    """Run the relay's pumps until one of them ends, then cancel and reap the others: either side
+    closing ends the whole relay."""
+    tasks = [asyncio.ensure_future(pump) for pump in pumps]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -215,19 +215,24 @@ class Kubelet:
         self.node = node
         return node
 
-    async def update_node_status(self) -> JSON:
-        assert self.node is not None
-        health = await self._runtime_health()
+    async def _node_images(self) -> list[JSON]:
+        """The images the runtime holds, as the Node status lists them (none while it is down)."""
         try:
             listed = [(list(image.repo_digests) + list(image.repo_tags), image.size)
                       for image in await self.cri.list_images()]
         except CRIError:
             listed = []
+        return nodestatus.images(listed)
+
+    async def update_node_status(self) -> JSON:
+        assert self.node is not None
+        health = await self._runtime_health()
+        images = await self._node_images()
         current = await self.client.get(NODES, self.config.node_name)
         pressures = frozenset({"MemoryPressure"} if self.eviction is not None and self.eviction.memory_pressure
                               else ())
         status = nodestatus.node_status(self.config, self.machine, health, self.kubelet_version,
-                                        current.get("status") or {}, nodestatus.images(listed), datetime.now(UTC),
+                                        current.get("status") or {}, images, datetime.now(UTC),
                                         pressures)
         self.node = await self.client.patch(NODES, self.config.node_name, {"status": status}, subresource="status")
         return self.node

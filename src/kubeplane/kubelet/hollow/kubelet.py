@@ -110,14 +110,10 @@ class HollowKubelet(Kubelet):
         """Write the Node status if it changed or is due; True if it was written."""
         assert self.node is not None
         health = await self._runtime_health()
-        try:
-            listed = [(list(image.repo_digests) + list(image.repo_tags), image.size)
-                      for image in await self.cri.list_images()]
-        except CRIError:
-            listed = []
+        images = await self._node_images()
         previous = self._latest_node().get("status") or {}
         status = nodestatus.node_status(self.config, self.machine, health, self.kubelet_version, previous,
-                                        nodestatus.images(listed), datetime.now(UTC))
+                                        images, datetime.now(UTC))
         now = asyncio.get_running_loop().time()
         due = now - self._reported_at >= self.status_report_frequency
         if not force and not due and _without_heartbeats(status) == _without_heartbeats(previous):

@@ -125,13 +125,9 @@ async def relay_channels(request: web.Request, url: str, connect: Connect, strea
                 if channel == ERROR and frame.fin:
                     return
 
-        tasks = [asyncio.ensure_future(client_to_runtime()), asyncio.ensure_future(runtime_to_client())]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await upgrade.until_first_done(client_to_runtime(), runtime_to_client())
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(ConnectionError):
                 await client.close()
         return client
@@ -164,14 +160,9 @@ async def tunnel_spdy(request: web.Request, url: str, connect: Connect) -> web.S
             writer.write(data)
             await writer.drain()
 
-        tasks = [asyncio.ensure_future(_pump_ws(client, write_upstream)),
-                 asyncio.ensure_future(upstream_to_client())]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await upgrade.until_first_done(_pump_ws(client, write_upstream), upstream_to_client())
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(ConnectionError):
                 await client.close()
         return client
