@@ -15,6 +15,7 @@ Shapes are computed once per schema node and cached on the Schemas instance they
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from kubeplane.machinery.schema import Schemas, type_names
@@ -34,7 +35,7 @@ _RAW_EXTENSION = "io.k8s.apimachinery.pkg.runtime.RawExtension"
 class Shape:
     """One schema node as structured-merge-diff classifies it, with lazily resolved children."""
 
-    __slots__ = ("_children", "_elem_raw", "_elem_shape", "_fields", "_typer", "keys", "kind")
+    __slots__ = ("_children", "_elem_raw", "_elem_shape", "_fields", "_typer", "created_wire", "keys", "kind")
 
     def __init__(self, typer: _Typer, kind: str, fields: JSON | None = None, elem_raw: JSON | None = None,
                  keys: tuple[str, ...] = ()) -> None:
@@ -45,6 +46,8 @@ class Shape:
         self._elem_raw = elem_raw
         self._elem_shape: Shape | None = None
         self._children: dict[str, Shape] = {}
+        # The compiled every-path writer of ``managedfields.create``, built on first use.
+        self.created_wire: Callable[[Any], JSON] | None = None
 
     def child(self, name: str) -> Shape:
         """The shape of struct field / map entry ``name`` (deduced when the schema does not say)."""

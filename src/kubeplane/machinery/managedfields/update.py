@@ -16,13 +16,16 @@ The chain upstream's FieldManager runs for an update, in order:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from kubeplane.machinery.managedfields.create import created_fields_v1
 from kubeplane.machinery.managedfields.entries import (
+    FIELDS_V1,
     UPDATE,
     Entry,
     ManagedFieldsError,
@@ -33,7 +36,7 @@ from kubeplane.machinery.managedfields.entries import (
     sort_entries,
 )
 from kubeplane.machinery.managedfields.fieldset import FieldSet
-from kubeplane.machinery.managedfields.shapes import shape_of
+from kubeplane.machinery.managedfields.shapes import Shape, shape_of
 from kubeplane.machinery.managedfields.walk import Comparison, ShapeMismatch, compare
 from kubeplane.machinery.managedfields.zero import zero_object
 from kubeplane.machinery.schema import Schemas
@@ -147,6 +150,9 @@ def update_managed_fields(
     if not prior and old is not None:
         return  # an untracked object stays untracked until someone applies to it
     shape = shape_of(schemas, schema_node)
+    if old is None and not prior:
+        _record_create(schemas, schema_node, shape, new, manager, api_version, subresource, now, reset_paths)
+        return
     before = _without_managed_fields(old) if old is not None else zero_object(schemas, schema_node)
     try:
         changes = compare(shape, before, new).exclude(FieldSet.from_paths(reset_paths))
@@ -162,6 +168,31 @@ def update_managed_fields(
     entries = sort_entries(cap_update_entries(entries))
     if entries:
         meta["managedFields"] = [e.to_dict() for e in entries]
+
+
+def _record_create(schemas: Schemas, schema_node: JSON, shape: Shape, new: JSON, manager: str, api_version: str,
+                   subresource: str, now: str | None, reset_paths: ResetPaths) -> None:
+    """Steps 3-5 for a create without prior entries: the one entry is this request's, its fields
+    everything the object sets beyond the kind's zero value, written straight as FieldsV1."""
+    reset = _reset_set(tuple(tuple(path) for path in reset_paths))
+    try:
+        fields_v1 = created_fields_v1(shape, zero_object(schemas, schema_node), new, reset.root, STRIPPED.root)
+    except ShapeMismatch as exc:
+        log.warning("managedFields not updated for %s: %s", new["metadata"].get("name", "<unknown>"), exc)
+        return
+    if not fields_v1:
+        return
+    entry: JSON = {"manager": manager, "operation": UPDATE, "apiVersion": api_version, "time": now or format_time(),
+                   "fieldsType": FIELDS_V1, "fieldsV1": fields_v1}
+    if subresource:
+        entry["subresource"] = subresource
+    new["metadata"]["managedFields"] = [entry]
+
+
+@functools.lru_cache(maxsize=64)
+def _reset_set(paths: tuple[tuple[str, ...], ...]) -> FieldSet:
+    # A handful of distinct reset lists exist (per resource and endpoint); FieldSets are immutable.
+    return FieldSet.from_paths(paths)
 
 
 def _record(entries: list[Entry], owned_now: FieldSet, manager: str, api_version: str, subresource: str,

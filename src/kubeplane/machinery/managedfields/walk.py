@@ -11,6 +11,7 @@ in proportion to what it changed; a create walks the new object once.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,10 +59,26 @@ def _element(shape: Shape, item: Any) -> str:
             raise ShapeMismatch("associative list with keys may not have non-map elements")
         # Only the keys present: upstream would fall back to schema defaults, which defaulting
         # has already written into every object that reaches us.
-        return key_element({k: item[k] for k in shape.keys if k in item})
+        keys = tuple((k, type(item[k]).__name__, item[k]) for k in shape.keys if k in item)
+        try:
+            return _remembered_key_element(keys)
+        except TypeError:  # a key field holding a map or list: not hashable, spelled each time
+            return key_element({k: value for k, _, value in keys})
     if isinstance(item, dict | list) or item is None:
         raise ShapeMismatch("set lists may only hold scalar elements")
-    return value_element(item)
+    return _remembered_value_element(type(item).__name__, item)
+
+
+# Element spellings repeat across objects (container, port and env names; finalizers), and each
+# costs a JSON encode. The cache keys carry each value's type name: True == 1 in Python, not in JSON.
+@functools.lru_cache(maxsize=8192)
+def _remembered_key_element(keys: tuple[tuple[str, str, Any], ...]) -> str:
+    return key_element({k: value for k, _, value in keys})
+
+
+@functools.lru_cache(maxsize=8192)
+def _remembered_value_element(type_name: str, value: Any) -> str:
+    return value_element(value)
 
 
 def list_element(shape: Shape, item: Any) -> str:

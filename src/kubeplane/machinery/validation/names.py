@@ -6,7 +6,9 @@ callers wrap them in ``Invalid`` causes with whatever path and value they report
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 from kubeplane.machinery import labels
 
@@ -33,10 +35,27 @@ _ENV_STRICT_RE = _full(_ENV_STRICT_FMT)
 
 regex_error = labels.regex_error
 max_len = labels.max_len_error
+
+
+def _remembered(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
+    """``check`` with its answers kept for the most recent strings: every write re-checks the same
+    label keys, annotation keys and names (a pod create checks ~15), and the checks are pure.
+    Callers get a fresh list each time, so they may extend it."""
+    answers = functools.lru_cache(maxsize=4096)(lambda value: tuple(check(value)))
+
+    @functools.wraps(check)
+    def remembered(value: str) -> list[str]:
+        if type(value) is not str:
+            return check(value)
+        return list(answers(value))
+
+    return remembered
+
+
 # Label keys/values and DNS subdomains are shared with label selectors; one implementation serves both.
-qualified_name = labels.is_qualified_name
-label_value = labels.is_valid_label_value
-dns1123_subdomain = labels.is_dns1123_subdomain
+qualified_name = _remembered(labels.is_qualified_name)
+label_value = _remembered(labels.is_valid_label_value)
+dns1123_subdomain = _remembered(labels.is_dns1123_subdomain)
 
 
 DNS1123_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
@@ -49,6 +68,7 @@ ENV_STRICT_MSG = ("a valid environment variable name must consist of alphabetic 
                   "'-', or '.', and must not start with a digit")
 
 
+@_remembered
 def dns1123_label(value: str) -> list[str]:
     errs = [max_len(DNS1123_LABEL_MAX)] if len(value) > DNS1123_LABEL_MAX else []
     if not _LABEL_RE.match(value):
@@ -56,6 +76,7 @@ def dns1123_label(value: str) -> list[str]:
     return errs
 
 
+@_remembered
 def dns1035_label(value: str) -> list[str]:
     errs = [max_len(DNS1035_LABEL_MAX)] if len(value) > DNS1035_LABEL_MAX else []
     if not _DNS1035_RE.match(value):
@@ -85,6 +106,17 @@ def config_map_key(value: str) -> list[str]:
 
 def env_var_name(value: str, relaxed: bool) -> list[str]:
     """Relaxed (1.34+): any printable ASCII but '='; before, a C-identifier-like name."""
+    if type(value) is not str:
+        return _env_var_name(value, relaxed)
+    return list(_env_var_name_remembered(value, relaxed))
+
+
+@functools.lru_cache(maxsize=4096)
+def _env_var_name_remembered(value: str, relaxed: bool) -> tuple[str, ...]:
+    return tuple(_env_var_name(value, relaxed))
+
+
+def _env_var_name(value: str, relaxed: bool) -> list[str]:
     if relaxed:
         ok = bool(value) and all(" " <= c <= "~" and c != "=" for c in value)
         return [] if ok else [ENV_RELAXED_MSG]
@@ -99,6 +131,7 @@ def env_var_name(value: str, relaxed: bool) -> list[str]:
     return errs
 
 
+@_remembered
 def port_name(value: str) -> list[str]:
     """IANA service names, as container and service port names must be."""
     errs = []

@@ -4,10 +4,17 @@ Walks the object alongside its OpenAPI definition (``kubeplane.machinery.schema`
 the type part while decoding (a wrong type fails the request); here every mismatch becomes a field
 cause so a bad body is reported, never crashes a validator. Unknown fields are collected for
 ``fieldValidation=Strict|Warn``.
+
+Every write runs this walk over the whole object, so each schema node is compiled once into a
+``_Check`` (its types, properties, required fields and free-form-ness read out of the schema dict)
+and the walk only runs those. A value whose exact JSON type alone proves it valid (a string where
+a string is expected, null anywhere) is skipped without building its field path: paths are
+rendered only for containers that are walked into and for errors.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +35,16 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
     "array": (list,),
 }
+# The exact Python type of a decoded JSON scalar that satisfies each schema type (bool is not an
+# integer here, unlike isinstance).
+_EXACT_SCALARS: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+_NONE = type(None)
+_ANY_SCALAR = frozenset({_NONE, str, int, float, bool})
 
 
 @dataclass
@@ -43,78 +60,199 @@ def _matches(value: Any, type_name: str) -> bool:
     return isinstance(value, _PY_TYPES.get(type_name, (object,)))
 
 
-# Per schema node (definitions are loaded once and never freed, so ids are stable): the JSON types it
-# admits, the Python types that match them, and whether a bool would be mistaken for a number.
-_NodeTypes = tuple[frozenset[str], tuple[type, ...], bool]
-_TYPES_BY_NODE: dict[int, _NodeTypes] = {}
+def _child_path(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
 
 
-def _node_types(node: JSON) -> _NodeTypes:
-    cached = _TYPES_BY_NODE.get(id(node))
-    if cached is None:
+class _Check:
+    """One resolved schema node, compiled. ``trivially_valid`` holds the exact value types that
+    need no check at all under it (always including null, which decodes to the zero value)."""
+
+    __slots__ = ("trivially_valid",)
+
+    def __init__(self, trivially_valid: frozenset[type]) -> None:
+        self.trivially_valid = trivially_valid
+
+    def check(self, value: Any, path: str, report: SchemaReport) -> None:
+        raise NotImplementedError
+
+
+class _Anything(_Check):
+    """No schema (free-form): anything goes."""
+
+    def __init__(self) -> None:
+        super().__init__(frozenset({_NONE, str, int, float, bool, dict, list}))
+
+    def check(self, value: Any, path: str, report: SchemaReport) -> None:
+        return
+
+
+_ANYTHING = _Anything()
+
+
+class _QuantityCheck(_Check):
+    def __init__(self) -> None:
+        super().__init__(frozenset({_NONE}))
+
+    def check(self, value: Any, path: str, report: SchemaReport) -> None:
+        if value is not None and not quantity.is_valid(value):
+            report.type_errors.append(f.invalid(path, value, quantity.QUANTITY_FORMAT_MSG))
+
+
+class _IntOrStringCheck(_Check):
+    def __init__(self) -> None:
+        super().__init__(frozenset({_NONE, int, str}))
+
+    def check(self, value: Any, path: str, report: SchemaReport) -> None:
+        if value is not None and not (_matches(value, "integer") or isinstance(value, str)):
+            report.type_errors.append(f.type_invalid(path, value, "must be an integer or a string"))
+
+
+class _NodeCheck(_Check):
+    """A typed (or untyped) node: type check, then objects field by field and lists item by item."""
+
+    __slots__ = (
+        "_compiler",
+        "_extra_raw",
+        "_items",
+        "_items_raw",
+        "_props",
+        "_props_raw",
+        "_ready",
+        "expected",
+        "extra",
+        "free_form",
+        "in_status",
+        "is_root",
+        "keeps_unknown",
+        "python_types",
+        "rejects_bool",
+        "required",
+        "types",
+    )
+
+    def __init__(self, compiler: _Compiler, node: JSON, in_status: bool, is_root: bool) -> None:
         types = frozenset(type_names(node))
-        python_types = tuple({t for name in types for t in _PY_TYPES.get(name, (object,))})
-        cached = (types, python_types, "boolean" not in types)
-        _TYPES_BY_NODE[id(node)] = cached
-    return cached
+        exact: set[type] = {_NONE}
+        for name in types:
+            exact.update(_EXACT_SCALARS.get(name, ()))
+        super().__init__(frozenset(exact) if types else _ANY_SCALAR)
+        self._compiler = compiler
+        self.types = types
+        self.python_types = tuple({t for name in types for t in _PY_TYPES.get(name, (object,))})
+        self.rejects_bool = "boolean" not in types
+        self.expected = f"must be of type {' or '.join(sorted(types))}"
+        self.in_status = in_status
+        self.is_root = is_root
+        properties: JSON = node.get("properties") or {}
+        extra = node.get("additionalProperties")
+        self.free_form = not properties and not isinstance(extra, dict)
+        self.keeps_unknown = bool(node.get("x-kubernetes-preserve-unknown-fields"))
+        self.required: tuple[str, ...] = tuple(node.get("required") or ())
+        self._props_raw = properties
+        self._extra_raw = extra if isinstance(extra, dict) else None
+        self._items_raw = node.get("items")
+        self._ready = False
+        self._props: dict[str, _Check] = {}
+        self.extra: _Check | None = None
+        self._items: _Check | None = None
+
+    def _children(self) -> None:
+        """Compiled lazily: schemas are recursive (JSONSchemaProps refers to itself)."""
+        compile_ = self._compiler.compile
+        for name, raw in self._props_raw.items():
+            # Only the root's own "status" starts the status subtree.
+            in_status = self.in_status or (self.is_root and name == "status")
+            self._props[name] = compile_(raw, in_status)
+        if self._extra_raw is not None:
+            self.extra = compile_(self._extra_raw, self.in_status)
+        self._items = compile_(self._items_raw, self.in_status)
+        self._ready = True
+
+    def check(self, value: Any, path: str, report: SchemaReport) -> None:
+        if value is None:
+            return
+        if self.types and (not isinstance(value, self.python_types) or (self.rejects_bool and isinstance(value, bool))):
+            report.type_errors.append(f.type_invalid(path, value, self.expected))
+            return
+        if not self._ready:
+            self._children()
+        if isinstance(value, dict):
+            self._object(value, path, report)
+        elif isinstance(value, list):
+            items = self._items
+            assert items is not None
+            trivially_valid = items.trivially_valid
+            for i, element in enumerate(value):
+                if type(element) not in trivially_valid:
+                    items.check(element, f"{path}[{i}]", report)
+
+    def _object(self, value: JSON, path: str, report: SchemaReport) -> None:
+        if self.free_form:
+            return  # free-form object (RawExtension, JSON): anything goes
+        props = self._props
+        extra = self.extra
+        for name, element in value.items():
+            child = props.get(name)
+            if child is not None:
+                if type(element) not in child.trivially_valid:
+                    child.check(element, _child_path(path, name), report)
+            elif extra is not None:
+                # Map entries print as path[key], as upstream does.
+                if type(element) not in extra.trivially_valid:
+                    extra.check(element, f"{path}[{name}]", report)
+            elif not self.keeps_unknown:
+                report.unknown.append(_child_path(path, name))
+        if self.in_status:
+            return  # status is written by controllers; upstream does not require its fields
+        for name in self.required:
+            if value.get(name) is None:
+                report.missing.append(f.required(_child_path(path, name)))
 
 
-class _Walker:
+class _Compiler:
+    """Compiled checks for one Schemas instance, keyed by resolved node (and status-ness)."""
+
     def __init__(self, schemas: Schemas) -> None:
         self.schemas = schemas
         self.quantity = schemas.defs.get(QUANTITY)
         self.int_or_string = schemas.defs.get(INT_OR_STRING)
-        self.report = SchemaReport()
+        self._quantity_check = _QuantityCheck()
+        self._int_or_string_check = _IntOrStringCheck()
+        # (id(node), in_status, is_root) -> (node, check); holding the node keeps its id unique.
+        self._cache: dict[tuple[int, bool, bool], tuple[JSON, _Check]] = {}
 
-    def walk(self, value: Any, node: JSON | None, path: str, in_status: bool) -> None:
-        node = self.schemas.resolve(node)
-        if node is None or value is None:
-            # No schema (free-form) or JSON null, which decodes to the zero value upstream.
-            return
+    def compile(self, raw: JSON | None, in_status: bool, is_root: bool = False) -> _Check:
+        node = self.schemas.resolve(raw)
+        if node is None:
+            return _ANYTHING
         if node is self.quantity:
-            if not quantity.is_valid(value):
-                self.report.type_errors.append(f.invalid(path, value, quantity.QUANTITY_FORMAT_MSG))
-            return
+            return self._quantity_check
         if node is self.int_or_string:
-            if not (_matches(value, "integer") or isinstance(value, str)):
-                self.report.type_errors.append(f.type_invalid(path, value, "must be an integer or a string"))
-            return
-        types, python_types, rejects_bool = _node_types(node)
-        if types and (not isinstance(value, python_types) or (rejects_bool and isinstance(value, bool))):
-            expected = " or ".join(sorted(types))
-            self.report.type_errors.append(f.type_invalid(path, value, f"must be of type {expected}"))
-            return
-        if isinstance(value, dict):
-            self._object(value, node, path, in_status)
-        elif isinstance(value, list):
-            items = node.get("items")
-            for i, element in enumerate(value):
-                self.walk(element, items, f.index(path, i), in_status)
+            return self._int_or_string_check
+        key = (id(node), in_status, is_root)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit[1]
+        check = _NodeCheck(self, node, in_status, is_root)
+        self._cache[key] = (node, check)
+        return check
 
-    def _object(self, value: JSON, node: JSON, path: str, in_status: bool) -> None:
-        properties: JSON = node.get("properties") or {}
-        extra = node.get("additionalProperties")
-        if not properties and not isinstance(extra, dict):
-            return  # free-form object (RawExtension, JSON): anything goes
-        keeps_unknown = bool(node.get("x-kubernetes-preserve-unknown-fields"))
-        for name, element in value.items():
-            child_path = f.child(path, name)
-            if name in properties:
-                self.walk(element, properties[name], child_path, in_status or child_path == "status")
-            elif isinstance(extra, dict):
-                # Map entries print as path[key], as upstream does.
-                self.walk(element, extra, f.key(path, name), in_status)
-            elif not keeps_unknown:
-                self.report.unknown.append(child_path)
-        if in_status:
-            return  # status is written by controllers; upstream does not require its fields
-        for name in node.get("required") or ():
-            if value.get(name) is None:
-                self.report.missing.append(f.required(f.child(path, name)))
+
+_compilers: weakref.WeakKeyDictionary[Schemas, _Compiler] = weakref.WeakKeyDictionary()
+
+
+def _compiler_for(schemas: Schemas) -> _Compiler:
+    compiler = _compilers.get(schemas)
+    if compiler is None:
+        compiler = _compilers[schemas] = _Compiler(schemas)
+    return compiler
 
 
 def check(schemas: Schemas, definition: JSON | None, obj: JSON) -> SchemaReport:
-    walker = _Walker(schemas)
+    report = SchemaReport()
     if definition is not None:
-        walker.walk(obj, definition, "", False)
-    return walker.report
+        root = _compiler_for(schemas).compile(definition, False, is_root=True)
+        if type(obj) not in root.trivially_valid:
+            root.check(obj, "", report)
+    return report
