@@ -13,6 +13,11 @@ are created one after another, each as soon as fewer than ``--in-flight`` pods a
 (default 2: about one per node), so the number measures a start, not a queue; the scheduler
 places them. Upstream's SLO is p99 <= 5 s.
 
+Stages, per pod, in wall-clock time after the POST (so the change targets the real wait): the
+watch sees the pod bound; containerd created its sandbox (RunPodSandbox: pause container, CNI
+ADD); containerd created and then started the app container (CRI timestamps, read after the run);
+the watch sees every container running (the kubelet's status write).
+
 Floor, in the same run: ``runc run -d`` of an OCI bundle holding the very busybox binary the
 node's ``localhost/busybox:1.35`` image holds (Debian's static busybox), one after another (from
 bench/pods.py): a container started with no API, scheduler, kubelet, CRI or CNI in the way.
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -35,8 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubeplane.cli.nodes import NODE_FILE, NodePaths
+from kubeplane.cli.state import ClusterPaths
 from kubeplane.client import Client, load_kubeconfig
 from kubeplane.client.resource import PODS
+from kubeplane.kubelet import labels
+from kubeplane.kubelet.cri import CRIClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (
@@ -55,6 +65,8 @@ from pods import ensure_namespace, runc_floor
 NAMESPACE = "bench-startup"
 IMAGE = "localhost/busybox:1.35"
 JSON = dict[str, Any]
+# Per-pod stages, in the order they happen (seconds after the POST).
+STAGES = ("bound", "sandbox created", "container created", "container started", "status running")
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,8 @@ class StartupRun:
     per_node: dict[str, int]
     wall_s: float
     up_s: float
+    stages: dict[str, tuple[float, ...]]
+    down_s: float  # `kubeplane down` with every pod still running
 
 
 def pod_manifest(name: str) -> JSON:
@@ -79,14 +93,48 @@ def all_containers_running(pod: JSON) -> bool:
     return len(statuses) == wanted and all("running" in (s.get("state") or {}) for s in statuses)
 
 
-async def measure_startup(cluster: CliCluster, pods: int, in_flight: int, timeout: float) -> tuple[list[float],
-                                                                                                      Counter[str]]:
+@dataclass
+class Startup:
+    latencies: list[float]
+    nodes: Counter[str]
+    stages: dict[str, list[float]]
+
+
+def node_sockets(cluster: CliCluster) -> dict[str, Path]:
+    """Each node's name → its containerd socket."""
+    paths = ClusterPaths(cluster.name, cluster.home / "clusters" / cluster.name)
+    sockets = {}
+    for record in sorted(paths.nodes.glob(f"*/{NODE_FILE}")):
+        node = json.loads(record.read_text())
+        sockets[node["name"]] = NodePaths(paths, int(node["index"])).containerd_sockets / "containerd.sock"
+    return sockets
+
+
+async def runtime_times(socket: Path, uids: set[str]) -> dict[str, tuple[float, float, float]]:
+    """Per pod uid: when containerd created its sandbox, created and started its (first) container."""
+    async with CRIClient(socket) as cri:
+        sandboxes = {s.labels.get(labels.POD_UID, ""): s.created_at for s in await cri.list_pod_sandbox()}
+        times = {}
+        for container in await cri.list_containers():
+            uid = container.labels.get(labels.POD_UID, "")
+            if uid in uids and uid in sandboxes:
+                status = (await cri.container_status(container.id)).status
+                times[uid] = (sandboxes[uid] / 1e9, status.created_at / 1e9, status.started_at / 1e9)
+        return times
+
+
+async def measure_startup(cluster: CliCluster, pods: int, in_flight: int, timeout: float) -> Startup:
     """Per-pod creation → all containers running (watch), pods created ``in_flight`` at a time."""
     async with Client(load_kubeconfig(cluster.kubeconfig), component="bench") as client:
         await ensure_namespace(client, NAMESPACE)
         start_rv = (await client.list(PODS, NAMESPACE))["metadata"]["resourceVersion"]
         sent: dict[str, float] = {}
         latencies: dict[str, float] = {}
+        # Wall clock (CRI timestamps are wall clock): POST, bound, running; uid and node per pod.
+        posted: dict[str, float] = {}
+        bound: dict[str, float] = {}
+        running_at: dict[str, float] = {}
+        placed: dict[str, tuple[str, str]] = {}
         nodes: Counter[str] = Counter()
         slots = asyncio.Semaphore(in_flight)
 
@@ -97,8 +145,12 @@ async def measure_startup(cluster: CliCluster, pods: int, in_flight: int, timeou
                     name = (pod.get("metadata") or {}).get("name", "")
                     if event.type not in ("ADDED", "MODIFIED") or name not in sent or name in latencies:
                         continue
+                    if (pod.get("spec") or {}).get("nodeName") and name not in bound:
+                        bound[name] = time.time()
+                        placed[name] = (pod["metadata"]["uid"], pod["spec"]["nodeName"])
                     if all_containers_running(pod):
                         latencies[name] = time.perf_counter() - sent[name]
+                        running_at[name] = time.time()
                         nodes[pod["spec"]["nodeName"]] += 1
                         slots.release()
                         if len(latencies) == pods:
@@ -112,6 +164,7 @@ async def measure_startup(cluster: CliCluster, pods: int, in_flight: int, timeou
                     watcher.result()  # the watch ended early: raise what ended it
                     raise RuntimeError("the pod watch ended before every pod was running")
                 name = f"start-{index}"
+                posted[name] = time.time()
                 sent[name] = time.perf_counter()
                 await client.create(PODS, pod_manifest(name), NAMESPACE)
             await asyncio.wait_for(watcher, timeout)
@@ -119,7 +172,18 @@ async def measure_startup(cluster: CliCluster, pods: int, in_flight: int, timeou
             watcher.cancel()
             with contextlib.suppress(BaseException):
                 await watcher
-        return [latencies[f"start-{i}"] for i in range(pods)], nodes
+        runtime: dict[str, tuple[float, float, float]] = {}
+        for node, socket in node_sockets(cluster).items():
+            runtime.update(await runtime_times(socket, {uid for uid, on in placed.values() if on == node}))
+        stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
+        for name, (uid, _) in placed.items():
+            if uid not in runtime or name not in running_at:
+                continue
+            t0 = posted[name]
+            for stage, at in zip(STAGES, (bound[name], *runtime[uid], running_at[name]), strict=True):
+                stages[stage].append(at - t0)
+        names = [f"start-{i}" for i in range(pods)]
+        return Startup([latencies[name] for name in names], nodes, stages)
 
 
 def run_bench(opts: argparse.Namespace) -> StartupRun:
@@ -130,12 +194,16 @@ def run_bench(opts: argparse.Namespace) -> StartupRun:
         with cli_cluster(run, name, ["--nodes", str(opts.nodes), "--instance-type", opts.instance_type]) as cluster:
             up_s = time.perf_counter() - began
             began = time.perf_counter()
-            latencies, nodes = asyncio.run(measure_startup(cluster, opts.pods, opts.in_flight, opts.timeout))
+            startup = asyncio.run(measure_startup(cluster, opts.pods, opts.in_flight, opts.timeout))
+            latencies, nodes = startup.latencies, startup.nodes
             wall = time.perf_counter() - began
-            # Printed before `down` (which takes a while with many pods), in case it fails.
+            # Printed before `down`, in case it fails.
             print(f"measured {len(latencies)} pods: p50 {ms(percentile(latencies, .5))}, "
                   f"p99 {ms(percentile(latencies, .99))}", file=sys.stderr)
-        return StartupRun(tuple(latencies), tuple(runc_latencies), dict(nodes), wall, up_s)
+            down_began = time.perf_counter()  # leaving the block runs `kubeplane down`
+        down_s = time.perf_counter() - down_began
+        return StartupRun(tuple(latencies), tuple(runc_latencies), dict(nodes), wall, up_s,
+                          {stage: tuple(values) for stage, values in startup.stages.items()}, down_s)
 
 
 def ms(value: float) -> str:
@@ -169,6 +237,16 @@ def report(result: StartupRun, opts: argparse.Namespace) -> str:
         # Does a start get slower as the nodes fill up? The first and the last fifth side by side.
         f"p50 of the first {fifth} pods created: {ms(percentile(p[:fifth], .5))}; of the last {fifth} "
         f"(the nodes then hold {len(p) - fifth}+ pods between them): {ms(percentile(p[-fifth:], .5))}.",
+        "",
+        "Where the time goes: each stage's time after the POST (wall clock; sandbox and container times "
+        "are containerd's own timestamps, so each stage includes the ones before it).",
+        "",
+        markdown_table(["stage", "n", "p50", "p90", "p99"], [
+            [stage, str(len(values)), ms(percentile(values, .5)), ms(percentile(values, .9)),
+             ms(percentile(values, .99))] for stage, values in result.stages.items() if values]),
+        "",
+        f"`kubeplane down` with the {len(p)} pods still running: {result.down_s:.1f} s (every process, "
+        "pod, mount, cgroup, netns and the VPC removed).",
         "",
         f"Upstream's SLO: p99 ≤ 5 s; target here: p99 ≤ 1 s → "
         f"{'met' if percentile(p, .99) <= 1.0 else 'not met'} (p99 {ms(percentile(p, .99))}).",

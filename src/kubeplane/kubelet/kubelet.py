@@ -1,5 +1,6 @@
 """The kubelet: registers its Node, keeps its status and Lease fresh, and runs one worker per pod
-bound to it (see ``podworker``). One ``ProbeManager`` and one ``LifecycleHooks`` serve every pod;
+bound to it (see ``podworker``), woken by a node-wide PLEG (``pleg``) when the runtime's view of
+its pod changes. One ``ProbeManager`` and one ``LifecycleHooks`` serve every pod;
 their network probes and hooks connect from the node's network namespace (``node_netns``), since
 the kubelet itself runs in the root namespace where pod addresses are not reachable."""
 
@@ -36,6 +37,7 @@ from kubeplane.kubelet.imagegc import ImageGarbageCollector, ImageGCPolicy, imag
 from kubeplane.kubelet.imagepull import ImageManager
 from kubeplane.kubelet.logrotation import LogRotationPolicy, LogRotator
 from kubeplane.kubelet.machine import MachineInfo, read_machine_info
+from kubeplane.kubelet.pleg import PodLifecycleEventGenerator
 from kubeplane.kubelet.podworker import PodWorker, WorkerServices
 from kubeplane.kubelet.prober import Dialer, LifecycleHooks, ProbeManager, ProbeRunner
 from kubeplane.kubelet.proberesults import PodProber
@@ -96,6 +98,8 @@ class Kubelet:
             image_gc, cri, image_filesystem(config.runtime_endpoint, config.root_dir), config.pod_infra_image,
             self.recorder, config.node_name)
         self.log_rotator = None if log_rotation is None else LogRotator(log_rotation, cri)
+        # One relist of the runtime per sync period for the whole node (started by run()).
+        self.pleg = PodLifecycleEventGenerator(cri, self.wake_worker, config.sync_frequency)
 
     # -- the prober's way in ---------------------------------------------------------------------
 
@@ -105,7 +109,8 @@ class Kubelet:
             worker.kill_container(container, message)
 
     def wake_worker(self, pod_uid: str) -> None:
-        """A probe verdict changed: the pod's status may have."""
+        """A probe verdict changed, or the PLEG saw the pod's containers change: the pod's status
+        may have."""
         worker = self.workers.get(pod_uid)
         if worker is not None:
             worker.wake()
@@ -114,8 +119,9 @@ class Kubelet:
 
     async def evict_pod(self, pod: JSON, message: str) -> bool:
         """Fail the pod as upstream's eviction does (phase Failed, reason Evicted, a DisruptionTarget
-        condition); its worker then sees a finished pod and stops its sandbox, which kills the
-        containers. False if the pod is gone or was replaced."""
+        condition); its worker then sees a finished pod, stops its sandbox, which kills the
+        containers, and writes their final (terminated) statuses. False if the pod is gone or was
+        replaced."""
         metadata = pod["metadata"]
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         status = {"phase": "Failed", "reason": EVICTED, "message": message,
@@ -267,8 +273,11 @@ class Kubelet:
                                             "node lease", self._renew_lease), name="node lease"),
         ]
         background += [asyncio.create_task(loop.run(), name=name) for name, loop in (
-            ("eviction manager", self.eviction), ("image gc", self.image_gc), ("log rotation", self.log_rotator))
-            if loop is not None]
+            ("eviction manager", self.eviction), ("image gc", self.image_gc), ("log rotation", self.log_rotator),
+            ("pleg", self.pleg)) if loop is not None]
+        # Workers are woken by the PLEG when their containers change, so one with nothing pending
+        # re-syncs only as often as its volumes are refreshed.
+        self.services.idle_resync = max(self.config.volume_refresh, self.config.sync_frequency)
         self.pods.add_event_handler(EventHandlers(on_add=self._on_pod, on_update=lambda _, pod: self._on_pod(pod),
                                                   on_delete=self._on_pod_deleted))
         # As upstream, containers start only once Services were read (their service-link env).

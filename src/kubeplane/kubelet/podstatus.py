@@ -21,6 +21,11 @@ KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "Cont
 CONTAINER_ID_PREFIX = "containerd://"
 
 CREATED, RUNNING_STATE, EXITED, UNKNOWN = "created", "running", "exited", "unknown"
+# A container of a finished pod that is not (or no longer) in the runtime, in upstream's words.
+STATUS_UNKNOWN_REASON = "ContainerStatusUnknown"
+STATUS_UNKNOWN_MESSAGE = "The container could not be located when the pod was terminated"
+STATUS_UNKNOWN_EXIT_CODE = 137
+POD_FAILED = "PodFailed"  # the reason a failed pod is not Ready
 
 
 @dataclass(frozen=True)
@@ -201,15 +206,19 @@ def compute_status(view: PodView, now: datetime) -> JSON:
     unready += [s["name"] for c, s in zip(spec.get("initContainers") or [], init_statuses, strict=True)
                 if is_sidecar(c) and not s["ready"]]
     completed = pod_phase == SUCCEEDED
+    ready = not unready and pod_phase not in TERMINAL_PHASES
     ready_reason = "PodCompleted" if completed else "ContainersNotReady"
     ready_message = "" if completed else f"containers with unready status: [{' '.join(unready)}]"
+    if pod_phase == FAILED:
+        # As upstream: a failed pod is not ready whatever its containers still do (they may be
+        # terminating).
+        ready_reason, ready_message = POD_FAILED, ""
     conditions = [
         _condition("PodReadyToStartContainers", view.sandbox_ready, previous, now_text),
         _condition("Initialized", init_done, previous, now_text, "ContainersNotInitialized",
                    f"containers with incomplete status: [{' '.join(incomplete)}]"),
-        _condition("Ready", not unready and not completed, previous, now_text, ready_reason, ready_message),
-        _condition("ContainersReady", not unready and not completed, previous, now_text, ready_reason,
-                   ready_message),
+        _condition("Ready", ready, previous, now_text, ready_reason, ready_message),
+        _condition("ContainersReady", ready, previous, now_text, ready_reason, ready_message),
         _condition("PodScheduled", True, previous, now_text),
     ]
     if completed:
@@ -252,6 +261,30 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_nulls(v) for v in value]
     return value
+
+
+def final_status(computed: JSON, current: JSON) -> JSON:
+    """The status of a pod whose phase is already terminal in the API (it completed, or was
+    evicted), computed once its containers stopped: the API's phase is kept (a terminal phase
+    never changes) and, as upstream, no container of a finished pod is left waiting or running: one
+    the runtime does not have is reported terminated with ``ContainerStatusUnknown`` (137)."""
+    status = {**computed, "phase": current.get("phase") or computed["phase"]}
+    if status["phase"] == FAILED:
+        status["conditions"] = [{**{k: v for k, v in c.items() if k != "message"}, "status": "False",
+                                 "reason": POD_FAILED} if c["type"] in ("Ready", "ContainersReady") else c
+                                for c in computed["conditions"]]
+    for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
+        if key not in status:
+            continue
+        statuses = []
+        for container in status[key]:
+            if "terminated" not in container["state"]:
+                container = {**container, "ready": False, "started": False, "state": {"terminated": {
+                    "exitCode": STATUS_UNKNOWN_EXIT_CODE, "reason": STATUS_UNKNOWN_REASON,
+                    "message": STATUS_UNKNOWN_MESSAGE}}}
+            statuses.append(container)
+        status[key] = statuses
+    return status
 
 
 def status_changed(current: JSON, computed: JSON) -> bool:

@@ -5,8 +5,15 @@ driven: it reads what the runtime has for the pod (by the pod-uid label, so a re
 adopts what it created), decides the next steps as upstream's ``computePodActions`` does
 (sandbox, then init containers one at a time, then all app containers, restarts per
 restartPolicy with CrashLoopBackOff), and writes the pod's status when it changed. A worker
-wakes on every change of its pod, every ``sync_frequency`` seconds and when a probe verdict
-changes.
+wakes on every change of its pod (but not on the echo of its own status write), when a probe
+verdict changes, right again after a sync that started something, and on a timer: every
+``sync_frequency`` seconds, or, when the kubelet runs a PLEG (``pleg.py``, which wakes the worker
+when its sandboxes or containers change state) and nothing is pending (no container waiting to
+be retried, no failed sync), only every ``idle_resync`` seconds.
+
+A pod that reached a terminal phase (it completed, or the eviction manager failed it) has its
+sandbox stopped, which kills what still runs, and then its final container statuses written
+(terminated, with the runtime's exit code and reason), its phase and reason kept.
 
 Probes and hooks, as upstream's kubelet: the prober learns of the pod once its sandbox has an IP
 and of every container that runs or exits; readiness and startup verdicts feed the containers'
@@ -51,6 +58,7 @@ from kubeplane.kubelet.podstatus import (
     PodView,
     Waiting,
     compute_status,
+    final_status,
     is_sidecar,
     should_restart,
     status_changed,
@@ -97,6 +105,9 @@ class WorkerServices:
     hooks: LifecycleHooks | None = None
     # Every Service the kubelet knows (for service-link environment variables).
     cluster_services: Callable[[], list[JSON]] = list
+    # Set while a PLEG wakes workers on runtime changes: how often a worker with nothing pending
+    # re-syncs anyway (None: every config.sync_frequency, as without a PLEG).
+    idle_resync: float | None = None
 
 
 def _resource_version(pod: JSON) -> int:
@@ -118,6 +129,9 @@ class PodWorker:
         self._volumes_refreshed = 0.0
         self._probed_ip: str | None = None  # the pod IP the prober was given (None: not told yet)
         self._wake = asyncio.Event()
+        self._written_version = ""  # the resourceVersion our last status write produced
+        self._progressed = False  # this sync started a container
+        self._failed = False  # the last sync raised
 
     # -- inputs ----------------------------------------------------------------------------------
 
@@ -125,8 +139,12 @@ class PodWorker:
         """A new version of the pod, or None when it left the API."""
         if pod is None:
             self.gone = True
-        elif self.pod is None or _resource_version(pod) >= _resource_version(self.pod):
-            self.pod = pod
+        else:
+            version = (pod.get("metadata") or {}).get("resourceVersion") or ""
+            if self.pod is None or _resource_version(pod) >= _resource_version(self.pod):
+                self.pod = pod
+            if version and version == self._written_version:
+                return  # the informer's echo of our own status write: nothing new to act on
         self._wake.set()
 
     def kill_container(self, container: str, message: str) -> None:
@@ -145,15 +163,26 @@ class PodWorker:
         """Sync until the pod is torn down (deleted, or gone from the API)."""
         while True:
             self._wake.clear()
+            self._progressed = self._failed = False
             try:
                 if await self.sync():
                     return
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self._failed = True
                 log.exception("pod %s: sync failed", self._describe())
+            if self._progressed:
+                continue  # what was just started may let the next step go (init containers, sidecars)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.services.config.sync_frequency)
+                await asyncio.wait_for(self._wake.wait(), self._resync_after())
+
+    def _resync_after(self) -> float:
+        """Seconds until the next sync if nothing wakes the worker before."""
+        idle = self.services.idle_resync
+        if idle is None or self.waiting or self._kill_requests or self._failed:
+            return self.services.config.sync_frequency
+        return idle
 
     def _describe(self) -> str:
         metadata = (self.pod or {}).get("metadata") or {}
@@ -174,7 +203,9 @@ class PodWorker:
         snap = await snapshot(cri, self.uid)
         if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
             self._stop_probing()
-            await self._stop_sandboxes(snap)  # finished: free the pod's IP, keep containers for logs
+            if await self._stop_sandboxes(snap):  # finished: free the pod's IP, keep containers for logs
+                snap = await snapshot(cri, self.uid)
+            await self._write_final_status(pod, snap)
             return False
         sandbox = snap.sandbox
         if not await self._ensure_volumes(pod, fresh=sandbox is None or sandbox.state != pb.SANDBOX_READY):
@@ -280,10 +311,12 @@ class PodWorker:
         ips = [network.ip] if network.ip else []
         return ips + [extra.ip for extra in network.additional_ips if extra.ip]
 
-    async def _stop_sandboxes(self, snap: PodSnapshot) -> None:
-        for sandbox in snap.sandboxes:
-            if sandbox.state == pb.SANDBOX_READY:
-                await self.services.cri.stop_pod_sandbox(sandbox.id)
+    async def _stop_sandboxes(self, snap: PodSnapshot) -> bool:
+        """Stop the ready sandboxes (containerd kills their containers); True if there were any."""
+        ready = [sandbox for sandbox in snap.sandboxes if sandbox.state == pb.SANDBOX_READY]
+        for sandbox in ready:
+            await self.services.cri.stop_pod_sandbox(sandbox.id)
+        return bool(ready)
 
     async def _remove_sandboxes(self, snap: PodSnapshot) -> None:
         for sandbox in snap.sandboxes:
@@ -428,9 +461,20 @@ class PodWorker:
     def _started(self, container: JSON, record: ContainerRecord) -> bool:
         return container_ready(bool(container.get("startupProbe")), self.services.probes.startup(self.uid, record.name))
 
+    async def _write_final_status(self, pod: JSON, snap: PodSnapshot) -> None:
+        """The status of a pod in a terminal phase once its containers stopped: what each container
+        ended with; the phase (and the reason and message, which are not computed) stay as the
+        API has them, since a terminal phase never changes."""
+        view = self._view(pod, snap, [], False, terminating=True)
+        status = final_status(compute_status(view, datetime.now(UTC)), pod.get("status") or {})
+        await self._patch_status(pod, status)
+
     async def _write_status(self, pod: JSON, snap: PodSnapshot, ips: list[str], sandbox_ready: bool,
                             terminating: bool = False) -> JSON:
         status = compute_status(self._view(pod, snap, ips, sandbox_ready, terminating), datetime.now(UTC))
+        return await self._patch_status(pod, status)
+
+    async def _patch_status(self, pod: JSON, status: JSON) -> JSON:
         if not status_changed(pod.get("status") or {}, status):
             return status
         metadata = pod["metadata"]
@@ -441,6 +485,7 @@ class PodWorker:
             log.info("pod %s: status not written: %s", self._describe(), error)
             return status
         if (updated.get("metadata") or {}).get("uid") == self.uid:
+            self._written_version = str((updated.get("metadata") or {}).get("resourceVersion") or "")
             self.update(updated)
         return status
 
@@ -572,6 +617,7 @@ class _Starter:
             worker._event(WARNING, "Failed", f"Error: {error.details}")
             return False
         worker.waiting.pop(name, None)
+        worker._progressed = True
         worker._event(NORMAL, "Started", f"Started container {name}")
         return await self._post_start(container, container_id)
 

@@ -169,9 +169,14 @@ async def test_best_effort_pod_is_evicted_under_memory_pressure(kubelet: Kubelet
         assert status["message"].endswith(", request is 0, has larger consumption of memory. ")
         disruption = next(c for c in status["conditions"] if c["type"] == "DisruptionTarget")
         assert (disruption["status"], disruption["reason"]) == ("True", "TerminationByKubelet")
-        events = api_get(apiserver, f"/api/v1/namespaces/{namespace}/events") or {}
-        assert any(e["reason"] == "Evicted" and e["involvedObject"]["name"] == "hog" and e["type"] == "Warning"
-                   for e in events.get("items") or [])
+
+        def eviction_event() -> bool:
+            # Events are written in the background after the status patch: wait for it.
+            events = api_get(apiserver, f"/api/v1/namespaces/{namespace}/events") or {}
+            return any(e["reason"] == "Evicted" and e["involvedObject"]["name"] == "hog" and e["type"] == "Warning"
+                       for e in events.get("items") or [])
+
+        await wait_for("the Evicted event", eviction_event, kubelet, timeout=30)
         # Its containers are killed (the pod worker stops the sandbox after the status write, so
         # wait for it); the Guaranteed pod runs on.
         uid = (api_get(apiserver, f"/api/v1/namespaces/{namespace}/pods/hog") or {})["metadata"]["uid"]
@@ -182,6 +187,21 @@ async def test_best_effort_pod_is_evicted_under_memory_pressure(kubelet: Kubelet
                     label_selector={"io.kubernetes.pod.uid": uid})):
                 assert time.monotonic() < deadline, f"the evicted pod's containers still run: {still}"
                 await asyncio.sleep(0.25)
+
+        # ... and then reports them terminated (containerd killed them: 137, "Error"), as upstream,
+        # keeping the eviction's phase, reason and condition; a failed pod is not Ready.
+        def final() -> JSON | None:
+            status = pod_status(apiserver, namespace, "hog")
+            states = [s["state"] for s in status.get("containerStatuses") or []]
+            return status if states and all("terminated" in state for state in states) else None
+
+        status = await wait_for("the evicted pod's final container statuses", final, kubelet, timeout=30)
+        terminated = status["containerStatuses"][0]["state"]["terminated"]
+        assert (terminated["exitCode"], terminated["reason"]) == (137, "Error"), terminated
+        assert (status["phase"], status["reason"]) == ("Failed", "Evicted")
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        assert (ready["status"], ready["reason"]) == ("False", "PodFailed")
+        assert any(c["type"] == "DisruptionTarget" for c in status["conditions"])
         assert running(apiserver, namespace, keeper_name) is not None
         # The node said MemoryPressure, and says it no more once the transition period passed.
         pressure = await wait_for("MemoryPressure", lambda: (c := node_condition(

@@ -192,3 +192,32 @@ async def test_kubelet_api_needs_a_certificate_and_permission(node: Node, stream
     assert kubelet_get(port, "/pods", None) == 401
     assert kubelet_get(port, "/pods", nobody) == 403  # the SubjectAccessReview says no
     assert kubelet_get(port, "/pods", (server.pki.admin_cert, server.pki.admin_key)) == 200
+
+
+async def test_attach_with_piped_stdin(node: Node, streaming_apiserver: APIServerProcess,
+                                       served_node: KubeletProcess) -> None:
+    """``kubectl attach -i`` without a tty: what is piped in reaches the container's stdin and what
+    the container writes comes back, over WebSocket v5 (closing stdin with v5's close message)
+    and over SPDY (a half-closed stream). With ``stdinOnce`` the end of the client's input closes
+    the container's stdin, so ``cat`` exits and the attach ends after its output; as upstream with
+    containerd, a container without ``stdinOnce`` is detached as soon as the client's stdin ends."""
+    server, kubelet = streaming_apiserver, served_node
+    namespace = f"t-{uuid.uuid4().hex[:8]}"
+    name = "attachee"
+    cats = [{"name": f"cat-{kind}", "image": BUSYBOX, "command": ["cat"], "stdin": True, "stdinOnce": True}
+            for kind in ("ws", "spdy")]
+    pod = pod_manifest(node, name, [*cats, sleeper("main")], restartPolicy="Never")
+    await running_pod(server, kubelet, namespace, pod)
+    for kind, env in (("ws", WEBSOCKETS), ("spdy", SPDY)):
+        attached = kubectl(server, env, "-n", namespace, "attach", "-i", "-v=4", name, "-c", f"cat-{kind}",
+                           input=f"piped-through-{kind}\nsecond line\n")
+        assert attached.returncode == 0, (kind, attached.stderr)
+        assert attached.stdout == f"piped-through-{kind}\nsecond line\n", (kind, attached.stderr)
+        assert "fallback" not in attached.stderr.lower(), attached.stderr
+
+        def cat_exited(container: str = f"cat-{kind}") -> bool:
+            statuses = pod_status(server, namespace, name).get("containerStatuses") or []
+            state: dict[str, Any] = next((s["state"] for s in statuses if s["name"] == container), {})
+            return (state.get("terminated") or {}).get("exitCode") == 0
+
+        await wait_for(f"cat-{kind} to exit once its stdin closed", cat_exited, kubelet, timeout=30)

@@ -236,6 +236,16 @@ def test_crash_loop_status() -> None:
                                                                     "containers with unready status: [a]")
 
 
+def test_failed_pod_is_not_ready_with_upstreams_reason() -> None:
+    spec = {"restartPolicy": "Never", "containers": [{"name": "a", "image": "i"}, {"name": "b", "image": "i"}]}
+    records = {"a": [_record("a", EXITED, exit_code=1, reason="Error")], "b": [_record("b", EXITED, exit_code=0)]}
+    status = compute_status(_view(spec, records), NOW)
+    assert status["phase"] == "Failed"
+    for kind in ("Ready", "ContainersReady"):
+        condition = next(c for c in status["conditions"] if c["type"] == kind)
+        assert (condition["status"], condition["reason"], condition.get("message")) == ("False", "PodFailed", None)
+
+
 def test_phases_for_restart_policies_and_init_containers() -> None:
     done = {"a": [_record("a", EXITED, exit_code=0)]}
     failed = {"a": [_record("a", EXITED, exit_code=1)]}

@@ -233,11 +233,21 @@ class Containerd:
         shutil.rmtree(self.paths.base, ignore_errors=True)
 
 
-async def remove_all_sandboxes(cri: CRIClient) -> list[str]:
-    """Stop and remove every pod sandbox (and so every container) the runtime knows; returns their IDs."""
-    removed = []
-    for sandbox in await cri.list_pod_sandbox():
-        await cri.stop_pod_sandbox(sandbox.id)
-        await cri.remove_pod_sandbox(sandbox.id)
-        removed.append(sandbox.id)
-    return removed
+# Sandboxes removed at the same time: a removal mostly waits (containerd kills the containers, runs
+# CNI DEL, unmounts the netns), so a few side by side go several times faster than one by one.
+REMOVE_CONCURRENCY = 8
+
+
+async def remove_all_sandboxes(cri: CRIClient, concurrency: int = REMOVE_CONCURRENCY) -> list[str]:
+    """Stop and remove every pod sandbox (and so every container) the runtime knows, ``concurrency``
+    at a time; returns their IDs. StopPodSandbox kills the containers at once (no grace period)."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def remove(sandbox_id: str) -> None:
+        async with slots:
+            await cri.stop_pod_sandbox(sandbox_id)
+            await cri.remove_pod_sandbox(sandbox_id)
+
+    ids = [sandbox.id for sandbox in await cri.list_pod_sandbox()]
+    await asyncio.gather(*(remove(sandbox_id) for sandbox_id in ids))
+    return ids
