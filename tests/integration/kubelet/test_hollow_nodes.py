@@ -5,7 +5,6 @@ and twenty nodes in one event loop. No root needed: nothing runs but the kubelet
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +16,7 @@ import pytest
 from kubeplane.client import AlreadyExists, Client, NotFound, load_kubeconfig
 from kubeplane.client.resource import LEASES, NODES, PODS, SERVICEACCOUNTS
 from kubeplane.kubelet.hollow.client import BoundedClient
-from kubeplane.kubelet.hollow.fleet import HollowFleet, fleet_specs
+from kubeplane.kubelet.hollow.fleet import HollowFleet, plan_fleet
 from kubeplane.kubelet.hollow.node import HollowTimings
 
 pytestmark = pytest.mark.integration
@@ -48,7 +47,7 @@ async def client(apiserver: Any) -> AsyncIterator[Client]:
 
 async def start_fleet(client: Client, tmp_path: Path, count: int) -> HollowFleet:
     prefix = f"hollow-{uuid.uuid4().hex[:6]}-"
-    fleet = HollowFleet(client, fleet_specs(count, prefix, "m5.large", ["us-east-1a", "us-east-1b"]), tmp_path,
+    fleet = HollowFleet(client, plan_fleet(count, prefix, "m5.large", ["us-east-1a", "us-east-1b"]), tmp_path,
                         HollowTimings(sync_frequency=1.0, node_status_update_frequency=2.0), start_rate=0)
     await fleet.start()
     return fleet
@@ -108,7 +107,7 @@ async def test_hollow_node_registers_and_runs_pods(one_node: HollowFleet, client
     running = await eventually("the pod to run", lambda: pod_where(
         client, namespace, "server", lambda s: s.get("phase") == "Running" and bool(s.get("podIP"))))
     pod_status = running["status"]
-    assert ipaddress.ip_address(pod_status["podIP"]) in spec.block and pod_status["podIP"] != node_ip
+    assert pod_status["podIP"] in one_node.pod_addresses and pod_status["podIP"] != node_ip
     assert pod_status["hostIP"] == node_ip
     assert pod_status["containerStatuses"][0]["ready"] is True
 
@@ -151,7 +150,7 @@ async def test_twenty_hollow_nodes_in_one_process(client: Client, tmp_path: Path
         for name in fleet.names:
             node = await client.get(NODES, name)
             addresses.add(next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"))
-        assert len(addresses) == 20  # every node has a block of its own
+        assert len(addresses) == 20  # every node has an address of its own
     finally:
         await fleet.stop(delete_nodes=True)
     remaining = [name for name in fleet.names if await node_ready(client, name) is not None]
@@ -167,7 +166,7 @@ async def test_status_written_on_change_while_the_lease_beats(apiserver: Any, cl
     timings = HollowTimings(sync_frequency=1.0, node_status_update_frequency=0.2,
                             node_status_report_frequency=300.0, node_lease_duration=2)
     heartbeats = BoundedClient(load_kubeconfig(apiserver.kubeconfig), "hollow-test", in_flight=1)
-    fleet = HollowFleet(client, fleet_specs(2, prefix, "m5.large", ["us-east-1a"]), tmp_path, timings, start_rate=0,
+    fleet = HollowFleet(client, plan_fleet(2, prefix, "m5.large", ["us-east-1a"]), tmp_path, timings, start_rate=0,
                         heartbeat_client=heartbeats)
     await fleet.start()
     try:
@@ -207,14 +206,14 @@ async def test_status_written_on_change_while_the_lease_beats(apiserver: Any, cl
 async def test_pods_bound_before_the_fleet_starts_are_run(client: Client, tmp_path: Path, namespace: str) -> None:
     """The shared pod informer replays the pods it already holds to a node when the node attaches."""
     prefix = f"hollow-{uuid.uuid4().hex[:6]}-"
-    specs = fleet_specs(2, prefix, "m5.large", ["us-east-1a"])
-    await create_pod(client, namespace, specs[1].name, "early", ["sleep", "3600"])
-    fleet = HollowFleet(client, specs, tmp_path, HollowTimings(sync_frequency=1.0), start_rate=0)
+    plan = plan_fleet(2, prefix, "m5.large", ["us-east-1a"])
+    await create_pod(client, namespace, plan.specs[1].name, "early", ["sleep", "3600"])
+    fleet = HollowFleet(client, plan, tmp_path, HollowTimings(sync_frequency=1.0), start_rate=0)
     await fleet.start()
     try:
         running = await eventually("the early pod to run", lambda: pod_where(
             client, namespace, "early", lambda s: s.get("phase") == "Running"))
-        assert ipaddress.ip_address(running["status"]["podIP"]) in specs[1].block
+        assert running["status"]["podIP"] in plan.pod_addresses
         assert not fleet.nodes[0].runtime.sandboxes  # the other node was not handed the pod
         await client.delete(PODS, "early", namespace)
         await eventually("the pod to be removed", lambda: asyncio.sleep(0, not fleet.nodes[1].runtime.sandboxes))

@@ -70,6 +70,7 @@ async def test_a_node_whose_lease_stops_goes_unknown_then_is_tainted(api: Any, c
         api.put(NODES, node(name, clock))
         renew(api, name, clock)
     api.put(PODS, pod("p", "quiet"))
+    api.put(PODS, pod("elsewhere", "alive"))
     feed(api, ctx)
     await controller.monitor_node_health()
     clock.step(30)
@@ -87,7 +88,9 @@ async def test_a_node_whose_lease_stops_goes_unknown_then_is_tainted(api: Any, c
         assert condition(quiet, condition_type)["status"] == "Unknown"
     assert condition(quiet, "Ready")["message"] == "Kubelet stopped posting node status."
     assert condition(quiet, "MemoryPressure")["reason"] == "NodeStatusNeverUpdated"
-    assert condition(api.all(PODS)[0], "Ready")["status"] == "False"  # MarkPodsNotReady
+    pods = {p["metadata"]["name"]: p for p in api.all(PODS)}
+    assert condition(pods["p"], "Ready")["status"] == "False"  # MarkPodsNotReady, for the quiet node's pods
+    assert condition(pods["elsewhere"], "Ready")["status"] == "True"  # only
     assert condition(next(n for n in api.all(NODES) if n["metadata"]["name"] == "alive"), "Ready")["status"] == "True"
 
     feed(api, ctx)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from pathlib import Path
 
 import pytest
 
 from kubeplane.kubelet import labels
 from kubeplane.kubelet.cri import CRIError, pb
-from kubeplane.kubelet.hollow.addresses import AddressPool
+from kubeplane.kubelet.hollow.addresses import FleetAddresses
 from kubeplane.kubelet.hollow.runtime import KILLED_EXIT_CODE, HollowRuntime
 
 
@@ -30,7 +29,8 @@ def container_config(name: str, uid: str, command: list[str]) -> pb.ContainerCon
 
 @pytest.fixture
 def runtime() -> HollowRuntime:
-    return HollowRuntime(AddressPool(ipaddress.IPv4Network("198.18.0.0/28")))
+    layout = FleetAddresses("198.18.0.0/28", 1)  # the node is .1, its pods .2 - .14
+    return HollowRuntime(layout.node_ip(0), layout.pod_pool(0, 1))
 
 
 async def test_sandbox_gets_an_address_and_releases_it(runtime: HollowRuntime, tmp_path: Path) -> None:

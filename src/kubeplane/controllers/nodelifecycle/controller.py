@@ -31,6 +31,7 @@ from kubeplane.controllers.controller import (
 )
 from kubeplane.controllers.nodelifecycle.eviction import TaintEvictionController
 from kubeplane.controllers.nodelifecycle.health import HealthTracker, HealthVerdict, ready_of
+from kubeplane.controllers.nodelifecycle.podindex import index_pods_by_node, pods_on
 from kubeplane.controllers.nodelifecycle.podstatus import set_pod_condition
 from kubeplane.controllers.nodelifecycle.taints import (
     NOT_READY_NO_EXECUTE,
@@ -48,6 +49,7 @@ JSON = dict[str, Any]
 
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 NORMAL = "Normal"
+YIELD_EVERY = 200  # nodes checked between two yields to the event loop in a monitor pass
 
 
 class NodeLifecycleController(ResourceController):
@@ -74,6 +76,7 @@ class NodeLifecycleController(ResourceController):
                                                         on_delete=self._node_deleted))
         self.leases = self.informer(LEASES)
         self.pods = self.informer(PODS)
+        index_pods_by_node(self.pods)
         self.zone_states: dict[str, ZoneState] = {}
         self.tainters: dict[str, ZoneTainter] = {}
         self._all_fully_disrupted_now = False
@@ -124,7 +127,11 @@ class NodeLifecycleController(ResourceController):
         """One pass of upstream's ``monitorNodeHealth`` followed by its NoExecute tainting pass."""
         nodes = self.nodes.list()
         ready_by_zone: dict[str, list[str]] = defaultdict(list)
-        for node in nodes:
+        for checked, node in enumerate(nodes):
+            if checked % YIELD_EVERY == YIELD_EVERY - 1:
+                # Let the informers apply what arrived meanwhile: thousands of nodes checked in
+                # one go would delay the Lease events the next nodes' verdicts depend on.
+                await asyncio.sleep(0)
             zone = zone_key(node)
             if zone not in self.tainters:
                 self.zone_states[zone] = ZoneState.INITIAL
@@ -162,9 +169,7 @@ class NodeLifecycleController(ResourceController):
 
     async def _mark_pods_not_ready(self, node_name: str) -> None:
         """Upstream's MarkPodsNotReady: a pod that claims Ready on a node that is not gets Ready False."""
-        for pod in self.pods.list():
-            if (pod.get("spec") or {}).get("nodeName") != node_name:
-                continue
+        for pod in pods_on(self.pods, node_name):
             ready = next((c for c in (pod.get("status") or {}).get("conditions") or () if c.get("type") == "Ready"),
                          None)
             if ready is None or ready.get("status") == "False":

@@ -20,6 +20,7 @@ from kubeplane.controllers.controller import (
     is_resync,
     unwrap_tombstone,
 )
+from kubeplane.controllers.nodelifecycle.podindex import index_pods_by_node, pods_on
 from kubeplane.controllers.nodelifecycle.podstatus import DISRUPTION_TARGET, set_pod_condition
 from kubeplane.machinery.taints import NO_EXECUTE, node_taints, pod_tolerations, tolerates
 
@@ -63,6 +64,7 @@ class TaintEvictionController(ResourceController):
         self.pods = self.informer(PODS, EventHandlers(on_add=self._pod_changed,
                                                       on_update=lambda old, new: self._pod_changed(new),
                                                       on_delete=self._pod_deleted))
+        index_pods_by_node(self.pods)
         self.nodes = self.informer(NODES, EventHandlers(on_add=self._node_changed, on_update=self._node_updated,
                                                         on_delete=lambda obj: self._node_changed(unwrap_tombstone(obj))))
         # When each pod was first seen under the NoExecute taints it tolerates (monotonic seconds).
@@ -80,10 +82,8 @@ class TaintEvictionController(ResourceController):
             self._node_changed(new)
 
     def _node_changed(self, node: JSON) -> None:
-        name = node["metadata"]["name"]
-        for pod in self.pods.list():
-            if (pod.get("spec") or {}).get("nodeName") == name:
-                self.enqueue(pod)
+        for pod in pods_on(self.pods, node["metadata"]["name"]):
+            self.enqueue(pod)
 
     def _cancel(self, key: str, pod: JSON | None) -> None:
         if self._since.pop(key, None) is not None and pod is not None:

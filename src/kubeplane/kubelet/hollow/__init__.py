@@ -7,12 +7,16 @@ What a hollow node simplifies, and why:
 
 - no containers, images, cgroups or network: ``HollowRuntime`` answers CRI from memory, every
   image is present, containers "run" as a ``sleep``/``exit`` command line says, sandboxes get
-  fake addresses from the node's block; no probes (containers are ready once running), no
-  eviction, image GC or log rotation (nothing to measure);
+  fake addresses from one pool the process's nodes share (``addresses.py``); no probes
+  (containers are ready once running), no eviction, image GC or log rotation (nothing to
+  measure);
 - one pod, one Service and one Node informer for the whole process (``shared.py``) instead of
   two watches per node; pods are handed to their node in process;
-- two API clients for the whole process (``client.py``): pod/event traffic and heartbeats, each
-  with a bounded number of requests in flight (a real kubelet has its own connection and QPS);
+- three API clients for the whole process (``client.py``): pod traffic, heartbeats (Lease
+  renewals ahead of Node status writes) and events, each with a bounded number of requests in
+  flight, so that neither events nor a burst of Node status writes delay the pods' status or the
+  Leases (a real kubelet has its own connection, and the API server's priority and fairness keeps
+  node heartbeats apart from workload traffic);
 - the Lease is renewed from the last one written (no GET) and the Node status is written only on
   change or every ``nodeStatusReportFrequency``, as upstream's kubelet does since 1.17, with
   random phases and jitter so the fleet does not beat in step (``kubelet.py``);

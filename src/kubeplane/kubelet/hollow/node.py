@@ -4,14 +4,13 @@ kubemark does, so the volume and log code paths are exercised)."""
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from kubeplane.client import Client
 from kubeplane.kubelet.config import KubeletConfig
-from kubeplane.kubelet.hollow.addresses import AddressPool
+from kubeplane.kubelet.hollow.addresses import PodAddressPool
 from kubeplane.kubelet.hollow.kubelet import NODE_STATUS_REPORT_FREQUENCY, HollowKubelet
 from kubeplane.kubelet.hollow.runtime import HollowRuntime
 from kubeplane.kubelet.hollow.shared import HOLLOW_LABEL, SharedInformers
@@ -34,16 +33,15 @@ class HollowNodeSpec:
     instance_type: str
     zone: str
     region: str
-    block: ipaddress.IPv4Network  # the node's fake addresses
+    node_ip: str  # a fake address (``addresses.py``)
     max_pods: int
 
 
-def node_spec(name: str, instance_type: str, zone: str, block: ipaddress.IPv4Network,
-              max_pods: int | None = None) -> HollowNodeSpec:
+def node_spec(name: str, instance_type: str, zone: str, node_ip: str, max_pods: int | None = None) -> HollowNodeSpec:
     """``zone`` like ``us-west-2a``: the region is the zone without its letter."""
     if instance_type not in INSTANCE_SIZES:
         raise ValueError(f"unknown instance type {instance_type!r} (known: {', '.join(sorted(INSTANCE_SIZES))})")
-    return HollowNodeSpec(name, instance_type, zone, zone[:-1], block,
+    return HollowNodeSpec(name, instance_type, zone, zone[:-1], node_ip,
                           max_pods if max_pods is not None else eni_max_pods(instance_type))
 
 
@@ -72,32 +70,40 @@ def kubelet_config(spec: HollowNodeSpec, root_dir: Path, node_ip: str, sync_freq
 
 @dataclass(frozen=True)
 class HollowTimings:
-    """The kubelet timings a fleet runs with (upstream's flags of the same names)."""
+    """The kubelet timings a fleet runs with (upstream's flags of the same names, and
+    ``idle_resync``: how often a pod worker with nothing pending re-syncs, since the hollow
+    runtime wakes workers on every container change as the kubelet's PLEG does; None: as the
+    kubelet with a PLEG, the longer of ``sync_frequency`` and the volume refresh period)."""
 
     sync_frequency: float = 60.0
     node_status_update_frequency: float = 10.0
     node_status_report_frequency: float = NODE_STATUS_REPORT_FREQUENCY
     node_lease_duration: int = 40
+    idle_resync: float | None = None
 
 
 DEFAULT_TIMINGS = HollowTimings()
 
 
 class HollowNode:
-    """``run()`` registers the Node and serves its pods until cancelled."""
+    """``run()`` registers the Node and serves its pods until cancelled. Its pods' addresses come
+    from ``pod_addresses``, the pool the process's nodes share."""
 
     def __init__(self, spec: HollowNodeSpec, client: Client, root_dir: Path, shared: SharedInformers,
-                 kubelet_version: str = "", timings: HollowTimings = DEFAULT_TIMINGS,
-                 prober: PodProber | None = None, heartbeat_client: Client | None = None) -> None:
-        pool = AddressPool(spec.block)
+                 pod_addresses: PodAddressPool, kubelet_version: str = "", timings: HollowTimings = DEFAULT_TIMINGS,
+                 prober: PodProber | None = None, heartbeat_client: Client | None = None,
+                 events_client: Client | None = None) -> None:
         self.spec = spec
-        self.runtime = HollowRuntime(pool)
-        self.config = kubelet_config(spec, root_dir, pool.node_ip, timings.sync_frequency,
+        self.runtime = HollowRuntime(spec.node_ip, pod_addresses)
+        self.config = kubelet_config(spec, root_dir, spec.node_ip, timings.sync_frequency,
                                      timings.node_status_update_frequency, timings.node_lease_duration)
         self.kubelet = HollowKubelet(self.config, client, self.runtime, shared, machine_info(spec), kubelet_version,
                                      prober=prober, status_report_frequency=timings.node_status_report_frequency,
-                                     heartbeat_client=heartbeat_client)
+                                     heartbeat_client=heartbeat_client, events_client=events_client)
         self.runtime.on_change = self.kubelet.wake_worker
+        # The runtime's on_change is the PLEG stand-in: idle workers need no frequent re-sync.
+        self.kubelet.services.idle_resync = timings.idle_resync if timings.idle_resync is not None \
+            else max(self.config.volume_refresh, self.config.sync_frequency)
 
     async def run(self) -> None:
         try:

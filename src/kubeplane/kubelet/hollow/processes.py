@@ -5,6 +5,7 @@ child processes, each running a contiguous range of the node indexes (``--first-
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import subprocess
 import sys
@@ -13,6 +14,13 @@ import types
 
 CHILD_STOP_GRACE = 30.0
 POLL_INTERVAL = 0.5
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the parent dies, so a parent killed before it could
+    stop its children (a supervisor's SIGKILL after its grace period) leaves none behind."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def split_ranges(count: int, first_index: int, processes: int) -> list[tuple[int, int]]:
@@ -26,10 +34,11 @@ def split_ranges(count: int, first_index: int, processes: int) -> list[tuple[int
     return ranges
 
 
-def child_argv(argv: list[str], first: int, count: int, index: int) -> list[str]:
+def child_argv(argv: list[str], first: int, count: int, index: int, fleet_size: int) -> list[str]:
     """The parent's flags with this child's range; later flags win in argparse, so appending
-    overrides is enough. Per-child root dirs and log files keep children from sharing paths."""
-    extra = [f"--first-index={first}", f"--count={count}", "--processes=1"]
+    overrides is enough. Per-child root dirs and log files keep children from sharing paths; the
+    fleet size makes every child lay out the address range alike (its own share of pod addresses)."""
+    extra = [f"--first-index={first}", f"--count={count}", "--processes=1", f"--fleet-size={fleet_size}"]
     for flag in ("--root-dir", "--log-file"):
         value = _flag_value(argv, flag)
         if value:
@@ -60,7 +69,10 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait(5)
 
 
-def run_split(argv: list[str], count: int, first_index: int, processes: int) -> int:
+def run_split(argv: list[str], count: int, first_index: int, processes: int, fleet_size: int | None = None) -> int:
+    """Run ``processes`` children over nodes ``first_index .. first_index + count - 1`` of a fleet of
+    ``fleet_size`` (default: up to the last of them)."""
+    size = fleet_size if fleet_size is not None else first_index + count
     stopping = False
 
     def on_signal(signum: int, frame: types.FrameType | None) -> None:
@@ -70,8 +82,9 @@ def run_split(argv: list[str], count: int, first_index: int, processes: int) -> 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     children: list[subprocess.Popen[bytes]] = []
     try:
-        for index, (first, size) in enumerate(split_ranges(count, first_index, processes)):
-            children.append(subprocess.Popen(child_argv(argv, first, size, index), stdin=subprocess.DEVNULL))
+        for index, (first, nodes) in enumerate(split_ranges(count, first_index, processes)):
+            children.append(subprocess.Popen(child_argv(argv, first, nodes, index, size), stdin=subprocess.DEVNULL,
+                                             preexec_fn=_die_with_parent))
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(POLL_INTERVAL)
         ended = [child.returncode for child in children if child.returncode is not None]

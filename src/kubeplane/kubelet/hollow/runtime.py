@@ -2,7 +2,7 @@
 
 ``HollowRuntime`` is a ``CRIClient`` whose RPCs are answered from memory, so the kubelet's pod
 workers, image manager, prober and node status code run unchanged (they are typed against
-``CRIClient``). Sandboxes get addresses from the node's ``AddressPool``; images are always
+``CRIClient``). Sandboxes get addresses from the process's ``PodAddressPool``; images are always
 present; a started container "runs" as its command line says (``behaviour.py``): it exits after
 the recognised ``sleep``s with the recognised status, or runs until stopped. Its log file (CRI log
 format, under the sandbox's log directory, as containerd writes it) holds what ``echo`` printed.
@@ -29,7 +29,7 @@ import grpc  # type: ignore[import-untyped]
 
 from kubeplane.kubelet import labels
 from kubeplane.kubelet.cri import CRIClient, CRIError, pb
-from kubeplane.kubelet.hollow.addresses import AddressesExhausted, AddressPool
+from kubeplane.kubelet.hollow.addresses import AddressesExhausted, PodAddressPool
 from kubeplane.kubelet.hollow.behaviour import behaviour_of
 
 RUNTIME_NAME = "hollow"
@@ -87,9 +87,12 @@ class _Container:
 class HollowRuntime(CRIClient):
     """One hollow node's containers, sandboxes and images, in memory."""
 
-    def __init__(self, addresses: AddressPool, on_change: Callable[[str], None] | None = None) -> None:
+    def __init__(self, node_ip: str, pod_addresses: PodAddressPool,
+                 on_change: Callable[[str], None] | None = None) -> None:
+        """``pod_addresses`` may be shared with other nodes (the fleet's one pool)."""
         super().__init__(socket_path="/nonexistent/hollow.sock")  # never dialled
-        self.addresses = addresses
+        self.node_ip = node_ip
+        self.pod_addresses = pod_addresses
         self.on_change = on_change
         self.sandboxes: dict[str, _Sandbox] = {}
         self.containers: dict[str, _Container] = {}
@@ -131,7 +134,7 @@ class HollowRuntime(CRIClient):
         host_network = config.linux.security_context.namespace_options.network == pb.NODE
         try:
             # A host-network pod shares the node's address; the others get one of their own.
-            ip = self.addresses.node_ip if host_network else self.addresses.allocate()
+            ip = self.node_ip if host_network else self.pod_addresses.allocate()
         except AddressesExhausted as error:  # what a CNI ADD failing for want of addresses looks like
             raise CRIError("RunPodSandbox", grpc.StatusCode.UNKNOWN,
                            f"failed to setup network for sandbox: {error}") from None
@@ -152,7 +155,7 @@ class HollowRuntime(CRIClient):
         if sandbox.state == pb.SANDBOX_READY:
             sandbox.state = pb.SANDBOX_NOTREADY
             if sandbox.owns_ip:
-                self.addresses.release(sandbox.ip)
+                self.pod_addresses.release(sandbox.ip)
 
     async def remove_pod_sandbox(self, sandbox_id: str) -> None:
         sandbox = self.sandboxes.get(sandbox_id)
