@@ -19,6 +19,7 @@ import itertools
 import math
 import multiprocessing
 import multiprocessing.connection
+import os
 import sys
 import time
 import uuid
@@ -316,12 +317,15 @@ def _max_p99(limit_ms: float) -> Callable[[Measurement, Measurement | None], tup
 # -- phases ----------------------------------------------------------------------------------------
 
 
-async def bench_creates(api: APIClient, etcd: aetcd.Client, sizes: Sizes, report: Report) -> None:
+async def bench_creates(api: APIClient, etcd: aetcd.Client, sizes: Sizes, report: Report,
+                        cpu_pids: CPUPids | None = None) -> None:
     """POST pods (into the LIST namespace, so they double as its content) beside etcd puts of the
-    same request bytes under a prefix the API server does not watch."""
+    same request bytes under a prefix the API server does not watch. The concurrency-32 level also
+    accounts the CPU time each process spends (``cpu_pids``)."""
     first = 0
     for concurrency, count in sizes.creates:
-        report.rows.append(await _create_level(api, etcd, first, count, concurrency))
+        accounted = cpu_pids if concurrency == 32 else None
+        report.rows.append(await _create_level(api, etcd, first, count, concurrency, accounted, report))
         first += count
     size = len(orjson.dumps(pod_manifest(LIST_NAMESPACE, pod_name(0))))
     report.notes.append(f"create: pod request JSON is {size:,} bytes; the etcd floor puts the same bytes.")
@@ -332,7 +336,8 @@ async def bench_creates(api: APIClient, etcd: aetcd.Client, sizes: Sizes, report
             sizes.list_size - first, 32)
 
 
-async def _create_level(api: APIClient, etcd: aetcd.Client, first: int, count: int, concurrency: int) -> Row:
+async def _create_level(api: APIClient, etcd: aetcd.Client, first: int, count: int, concurrency: int,
+                        cpu_pids: CPUPids | None = None, report: Report | None = None) -> Row:
     names = [pod_name(first + i) for i in range(count)]
     bodies = [orjson.dumps(pod_manifest(LIST_NAMESPACE, name)) for name in names]
 
@@ -342,10 +347,73 @@ async def _create_level(api: APIClient, etcd: aetcd.Client, first: int, count: i
     async def put(i: int) -> None:
         await etcd.put(f"{FLOOR_PREFIX}{LIST_NAMESPACE}/{names[i]}".encode(), bodies[i])
 
+    load = os.getloadavg()[0]
+    before = cpu_pids.sample() if cpu_pids else None
     ours = await run_concurrently(create, count, concurrency)
+    between = cpu_pids.sample() if cpu_pids else None
     floor = await run_concurrently(put, count, concurrency)
+    if cpu_pids and before and between and report is not None:
+        report.notes.append(cpu_note(between - before, cpu_pids.sample() - between, ours, floor, concurrency,
+                                     load))
     target = Target(">= 50% of etcd", _min_ratio(0.5)) if concurrency == 32 else None
     return Row("create pod", concurrency, ours, floor, target)
+
+
+# -- CPU accounting --------------------------------------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far, from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ", which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14, 15)
+
+
+@dataclass(frozen=True)
+class CPUSample:
+    apiserver: float
+    etcd: float
+    client: float
+
+    def __sub__(self, other: CPUSample) -> CPUSample:
+        return CPUSample(self.apiserver - other.apiserver, self.etcd - other.etcd, self.client - other.client)
+
+
+@dataclass(frozen=True)
+class CPUPids:
+    apiserver: int
+    etcd: int
+
+    def sample(self) -> CPUSample:
+        return CPUSample(cpu_seconds(self.apiserver), cpu_seconds(self.etcd), cpu_seconds(os.getpid()))
+
+
+def cpu_note(during_creates: CPUSample, during_puts: CPUSample, ours: Measurement, floor: Measurement,
+             concurrency: int, load: float) -> str:
+    """CPU per operation in the create phase, and what the target would ask of the API server."""
+    def per_op(seconds: float, ops: int) -> float:
+        return seconds / ops * 1e6
+
+    api = per_op(during_creates.apiserver, ours.count)
+    etcd_per_create = per_op(during_creates.etcd, ours.count)
+    client_per_create = per_op(during_creates.client, ours.count)
+    etcd_per_put = per_op(during_puts.etcd, floor.count)
+    client_per_put = per_op(during_puts.client, floor.count)
+    cores = os.cpu_count() or 1
+    # At half the floor's put rate, the CPU left per create once etcd and the client have theirs.
+    budget = cores * 1e6 / (0.5 * floor.ops_per_second) - etcd_per_create - client_per_create
+    return (f"**CPU per operation, create at concurrency {concurrency}** (/proc/<pid>/stat user+system, "
+            f"{ours.count:,} creates then {floor.count:,} puts; load average {load:.1f} when the phase began): "
+            f"API server {api:,.0f} µs CPU per create; etcd {etcd_per_create:,.0f} µs per create (the API "
+            f"server's txn and watch) and {etcd_per_put:,.0f} µs per put (floor); client {client_per_create:,.0f} µs "
+            f"per request (aiohttp, TLS) and {client_per_put:,.0f} µs per put (aetcd). The three share {cores} "
+            f"cores: at 50% of the floor's {floor.ops_per_second:,.0f} puts/s "
+            + (f"{budget:,.0f} µs of CPU per create would be left for the API server ({api / budget:.1f}x less "
+               "than it uses)." if budget > 0 else
+               "etcd's and the client's CPU per create alone exceed those cores, leaving none for the API "
+               "server."))
 
 
 async def bench_creates_two_replicas(run: BenchRun, etcd_url: str, api: APIClient, etcd: aetcd.Client,
@@ -429,6 +497,34 @@ async def _per_slot(operation: Callable[[int], Awaitable[object]], count: int, c
     begin = time.perf_counter()
     await asyncio.gather(*(worker(slot) for slot in range(concurrency)))
     return Measurement(count, time.perf_counter() - begin, tuple(latencies))
+
+
+async def fill_list_namespace(api: APIClient, etcd: aetcd.Client, sizes: Sizes) -> None:
+    """For ``--only list``: one pod created through the API (full admission), cloned under new names
+    and uids straight into etcd until the LIST namespace holds list_size pods, then waited for in
+    the watch cache. Seconds instead of the create phase's minutes; the cache sees the same events."""
+    first = await api.create_pod(orjson.dumps(pod_manifest(LIST_NAMESPACE, pod_name(0))), LIST_NAMESPACE)
+    stored = (await etcd.get(f"{ETCD_PREFIX}/pods/{LIST_NAMESPACE}/{pod_name(0)}".encode())).value
+    template = orjson.loads(stored)
+    revision, last = int(first["metadata"]["resourceVersion"]), pod_name(0)
+
+    async def put(i: int) -> None:
+        nonlocal revision, last
+        name = pod_name(i + 1)
+        meta = {**template["metadata"], "name": name, "uid": str(uuid.uuid4())}
+        result = await etcd.put(f"{ETCD_PREFIX}/pods/{LIST_NAMESPACE}/{name}".encode(),
+                                orjson.dumps({**template, "metadata": meta}))
+        if result.header.revision > revision:
+            revision, last = result.header.revision, name
+
+    await run_concurrently(put, sizes.list_size - 1, 64)
+    await _wait_cached(api, LIST_NAMESPACE, last, revision)
+    # A GET the cache misses is confirmed against etcd, so the wait above can end before the cache
+    # has applied every event: wait for the cached LIST itself.
+    cached_path = f"/api/v1/namespaces/{LIST_NAMESPACE}/pods?resourceVersion=0"
+    deadline = time.monotonic() + 60
+    while await api.list_parsed(cached_path) != sizes.list_size and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
 
 
 async def bench_lists(api: APIClient, etcd: aetcd.Client, sizes: Sizes, report: Report) -> None:
@@ -685,22 +781,29 @@ async def bench_memory(run: BenchRun, etcd_url: str, etcd: aetcd.Client, templat
 # -- main ------------------------------------------------------------------------------------------
 
 
-async def run_benchmarks(sizes: Sizes, sizes_name: str, run: BenchRun, profile_to: Path | None) -> Report:
+async def run_benchmarks(sizes: Sizes, sizes_name: str, run: BenchRun, profile_to: Path | None,
+                         only: str | None = None) -> Report:
     report = Report(machine_description(), sizes_name)
     etcd_url = await run.start_etcd()
+    etcd_pid = _started_pid(run, "etcd")
     endpoint = await run.start_apiserver(etcd_url, ETCD_PREFIX, profile_to=profile_to)
     api = APIClient(endpoint)
     etcd = _etcd_client(etcd_url)
+    cpu_pids = CPUPids(apiserver=endpoint.started.pid, etcd=etcd_pid)
     try:
         await api.create_namespace(LIST_NAMESPACE)
         steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
-            ("create", lambda: bench_creates(api, etcd, sizes, report)),
+            ("create", lambda: bench_creates(api, etcd, sizes, report, cpu_pids)),
             ("create, 2 replicas", lambda: bench_creates_two_replicas(run, etcd_url, api, etcd, sizes, report)),
             ("get", lambda: bench_gets(api, etcd, sizes, report)),
             ("update", lambda: bench_updates(api, etcd_url, sizes, report)),
             ("list", lambda: bench_lists(api, etcd, sizes, report)),
             ("watch fan-out", lambda: bench_watch_fanout(api, endpoint, etcd, sizes, report)),
         ]
+        if only == "list":  # the LIST phase alone, over pods cloned through etcd
+            await _timed_step("fill", fill_list_namespace(api, etcd, sizes))
+            await _timed_step("list", bench_lists(api, etcd, sizes, report))
+            return report
         for name, step in steps:
             await _timed_step(name, step())
         # A stored pod, as the API server wrote it, is the template the memory phase clones.
@@ -713,6 +816,14 @@ async def run_benchmarks(sizes: Sizes, sizes_name: str, run: BenchRun, profile_t
         await api.close()
         await etcd.close()
     return report
+
+
+def _started_pid(run: BenchRun, name: str) -> int:
+    """The PID of the process the run started under ``name`` (etcd: start_etcd returns its URL only)."""
+    for started in run._started:
+        if started.name == name:
+            return started.pid
+    raise RuntimeError(f"no process named {name} in this run")
 
 
 async def _timed_step(name: str, step: Awaitable[None]) -> None:
@@ -739,6 +850,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=RESULTS, help="Markdown file to update (default docs/benchmarks.md)")
     p.add_argument("--no-write", action="store_true", help="print only; leave the results file alone")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, etcd data) for inspection")
+    p.add_argument("--only", choices=["list"], help="run only this phase (print only; the results file is left alone)")
     p.add_argument("--profile-apiserver", type=Path, metavar="STATS",
                    help="run the benched API server under cProfile, save stats to STATS and print the top")
     return p.parse_args(argv)
@@ -775,14 +887,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         uvloop.install()
     with BenchRun(keep=args.keep) as run:
-        report = asyncio.run(run_benchmarks(sizes, "quick" if args.quick else "full", run, args.profile_apiserver))
+        report = asyncio.run(run_benchmarks(sizes, "quick" if args.quick else "full", run, args.profile_apiserver,
+                                            args.only))
     if args.profile_apiserver:
         print_profile(args.profile_apiserver)
     text = render(report)
     print(text)
     if args.profile_apiserver:
         print("profiled run: numbers are slowed by cProfile; not written", file=sys.stderr)
-    elif not args.no_write:
+    elif not args.no_write and not args.only:
         write_section(args.results, "apiserver", text, RESULTS_HEADER)
         print(f"\nwrote the apiserver section of {args.results}", file=sys.stderr)
     return 0
