@@ -13,10 +13,9 @@ walked as they come, with the same rules.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
-from kubeplane.machinery.schema import JSON, Schemas
+from kubeplane.machinery.schema import JSON, Schemas, per_schemas
 
 _PRESERVE = "x-kubernetes-preserve-unknown-fields"
 _TOP_LEVEL_TYPE_META = ("apiVersion", "kind")
@@ -158,11 +157,4 @@ class _Compiler:
         return pruner
 
 
-_compilers: weakref.WeakKeyDictionary[Schemas, _Compiler] = weakref.WeakKeyDictionary()
-
-
-def _compiler_for(schemas: Schemas) -> _Compiler:
-    compiler = _compilers.get(schemas)
-    if compiler is None:
-        compiler = _compilers[schemas] = _Compiler(schemas)
-    return compiler
+_compiler_for = per_schemas(_Compiler)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import json
+import weakref
+from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 JSON = dict[str, Any]
 
@@ -105,3 +107,20 @@ def type_names(node: JSON) -> set[str]:
     if isinstance(t, str):
         return {t}
     return {x for x in t if x != "null"}
+
+
+_Compiled = TypeVar("_Compiled")
+
+
+def per_schemas(build: Callable[[Schemas], _Compiled]) -> Callable[[Schemas], _Compiled]:
+    """Memoise ``build`` per Schemas instance, weakly: compiled walkers live as long as the
+    schemas they were compiled from (CRD schemas come and go with their CRDs)."""
+    built: weakref.WeakKeyDictionary[Schemas, _Compiled] = weakref.WeakKeyDictionary()
+
+    def cached(schemas: Schemas) -> _Compiled:
+        value = built.get(schemas)
+        if value is None:
+            value = built[schemas] = build(schemas)
+        return value
+
+    return cached

@@ -14,12 +14,11 @@ rendered only for containers that are walked into and for errors.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubeplane.machinery.errors import Cause
-from kubeplane.machinery.schema import JSON, Schemas, type_names
+from kubeplane.machinery.schema import JSON, Schemas, per_schemas, type_names
 
 from . import field as f
 from . import quantity
@@ -239,14 +238,7 @@ class _Compiler:
         return check
 
 
-_compilers: weakref.WeakKeyDictionary[Schemas, _Compiler] = weakref.WeakKeyDictionary()
-
-
-def _compiler_for(schemas: Schemas) -> _Compiler:
-    compiler = _compilers.get(schemas)
-    if compiler is None:
-        compiler = _compilers[schemas] = _Compiler(schemas)
-    return compiler
+_compiler_for = per_schemas(_Compiler)
 
 
 def check(schemas: Schemas, definition: JSON | None, obj: JSON) -> SchemaReport:
