@@ -34,10 +34,10 @@ from kubeplane.apiserver.authz import (
 from kubeplane.apiserver.endpoints import proxy, subresources
 from kubeplane.apiserver.endpoints.handlers import PATCH_TYPES, ResourceHandler, Response
 from kubeplane.apiserver.endpoints.options import WriteQuery
-from kubeplane.apiserver.endpoints.responses import EncodedBodyResponse, respond
+from kubeplane.apiserver.endpoints.responses import Body, EncodedBodyResponse, EncodedList, respond
 from kubeplane.apiserver.endpoints.reviews import REVIEW_RESOURCES, TOKEN_REVIEW, forbidden_error
 from kubeplane.apiserver.endpoints.watch import serve_watch
-from kubeplane.apiserver.negotiation import Representation, decode_body, encode, negotiate_output
+from kubeplane.apiserver.negotiation import JSON_TYPE, Representation, decode_body, encode, negotiate_output
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.core.ephemeral_containers import EphemeralContainersStrategy
 from kubeplane.apiserver.registry.core.namespaces import NamespaceFinalizeStrategy
@@ -542,8 +542,13 @@ async def _read_body(request: web.Request, minor: str) -> Any:
 
 
 async def _respond(request: web.Request, result: Response, rep: Representation) -> web.StreamResponse:
-    return await respond(request, result.status, encode(result.body, rep.media), {"Content-Type": rep.media},
-                         result.warnings)
+    body: Body
+    if isinstance(result.body, EncodedList):
+        # A LIST from the watch cache goes out as its items' bytes, never joined into one object.
+        body = result.body.parts() if rep.media == JSON_TYPE else encode(result.body.as_object(), rep.media)
+    else:
+        body = encode(result.body, rep.media)
+    return await respond(request, result.status, body, {"Content-Type": rep.media}, result.warnings)
 
 
 def _json(body: Any, status: int = 200) -> web.Response:

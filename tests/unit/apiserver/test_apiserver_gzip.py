@@ -21,6 +21,7 @@ from kubeplane.apiserver.endpoints.responses import (
     GZIP_THRESHOLD_BYTES,
     WRITE_SLICE_BYTES,
     EncodedBodyResponse,
+    EncodedList,
     gzip_parts,
     pieces,
     respond,
@@ -155,3 +156,12 @@ async def test_small_parts_and_head(client: TestClient[web.Request, web.Applicat
     assert head.status == 200
     assert await head.read() == b""
 
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_encoded_list_parts_are_what_orjson_writes_for_the_list(count: int) -> None:
+    items = _items(count)
+    envelope = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7", "continue": "x"}}
+    encoded = EncodedList(envelope, items)
+    expected = orjson.dumps({**envelope, "items": [orjson.Fragment(item) for item in items]})
+    assert b"".join(encoded.parts()) == expected
+    assert orjson.dumps(encoded.as_object()) == expected

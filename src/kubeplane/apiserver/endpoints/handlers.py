@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from kubeplane.apiserver.endpoints.options import ListQuery
+from kubeplane.apiserver.endpoints.responses import EncodedList
 from kubeplane.apiserver.negotiation import AS_PARTIAL, AS_PARTIAL_LIST, AS_TABLE, Representation
 from kubeplane.apiserver.registry.context import (
     FIELD_VALIDATION_IGNORE,
@@ -128,21 +129,18 @@ class ResourceHandler:
             body = {"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{rep.version}",
                     "metadata": meta, "items": partials}
             return Response(200, body, ctx.warnings)
-        items: list[Any]
+        envelope = {"kind": self.info.list_kind, "apiVersion": self.info.group_version, "metadata": meta}
         if result.encoded is not None:
-            # From the watch cache: each item is already its list-item JSON; orjson copies fragments.
-            items = [orjson.Fragment(obj.body) for obj in result.encoded]
-        else:
-            items = []
-            for obj in result.items:
-                obj = dict(obj)
-                # Upstream leaves TypeMeta out of list items.
-                obj.pop("apiVersion", None)
-                obj.pop("kind", None)
-                items.append(obj)
-        body = {"kind": self.info.list_kind, "apiVersion": self.info.group_version, "metadata": meta,
-                "items": items}
-        return Response(200, body, ctx.warnings)
+            # From the watch cache: each item is already its list-item JSON, sent as it is.
+            return Response(200, EncodedList(envelope, [obj.body for obj in result.encoded]), ctx.warnings)
+        items = []
+        for obj in result.items:
+            obj = dict(obj)
+            # Upstream leaves TypeMeta out of list items.
+            obj.pop("apiVersion", None)
+            obj.pop("kind", None)
+            items.append(obj)
+        return Response(200, {**envelope, "items": items}, ctx.warnings)
 
     def shape_one(self, obj: JSON, rep: Representation, query: Mapping[str, str]) -> JSON:
         if rep.as_ == AS_TABLE:

@@ -24,13 +24,16 @@ encrypts it in one call into one ever-growing buffer before the first byte leave
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import orjson
 from aiohttp import web
 
 # Upstream's defaultGzipThresholdBytes and defaultGzipContentEncodingLevel.
@@ -56,6 +59,31 @@ Body = bytes | Sequence[Chunk]
 """One encoded body, or its parts in order (concatenated, they are the body)."""
 
 _compression_pool: ThreadPoolExecutor | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodedList:
+    """A JSON list object whose items are already encoded (the watch cache keeps each object's
+    list-item JSON): its envelope (kind, apiVersion, metadata) and the items' bytes. ``parts`` is
+    byte for byte what ``orjson.dumps`` of the list with the items as fragments gives, without
+    building it."""
+
+    envelope: dict[str, Any]
+    items: Sequence[bytes]
+
+    def parts(self) -> list[bytes]:
+        envelope = orjson.dumps(self.envelope)
+        out = [envelope[:-1] + (b',"items":[' if self.envelope else b'"items":[')]
+        for index, item in enumerate(self.items):
+            if index:
+                out.append(b",")
+            out.append(item)
+        out.append(b"]}")
+        return out
+
+    def as_object(self) -> dict[str, Any]:
+        """The list as an object for other encoders (YAML), the items as orjson fragments."""
+        return {**self.envelope, "items": [orjson.Fragment(item) for item in self.items]}
 
 
 class EncodedBodyResponse(web.StreamResponse):
