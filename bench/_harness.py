@@ -128,13 +128,15 @@ class BenchRun:
         return client_url
 
     async def start_apiserver(self, etcd_url: str, etcd_prefix: str = "/registry", extra: Sequence[str] = (),
-                              profile_to: Path | None = None) -> APIServerEndpoint:
-        """One ``kubeplane apiserver`` process over etcd_url with a fresh cluster PKI; under cProfile
-        (stats written to ``profile_to`` when it is stopped) if asked."""
+                              profile_to: Path | None = None,
+                              program: Sequence[str] = ("-m", "kubeplane.apiserver.app")) -> APIServerEndpoint:
+        """One ``kubeplane apiserver`` process (or another ``program`` taking its flags) over
+        etcd_url with a fresh cluster PKI; under cProfile (stats written to ``profile_to`` when it is
+        stopped) if asked."""
         port = free_port()
         pki = create_cluster_pki(self.workdir / f"pki-{port}", "198.19.0.0/16")
         profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to else []
-        argv = [sys.executable, *profiler, "-m", "kubeplane.apiserver.app", f"--etcd-servers={etcd_url}",
+        argv = [sys.executable, *profiler, *program, f"--etcd-servers={etcd_url}",
                 f"--etcd-prefix={etcd_prefix}", f"--secure-port={port}", f"--bind-address={LOOPBACK}",
                 f"--tls-cert-file={pki.apiserver_cert}", f"--tls-private-key-file={pki.apiserver_key}",
                 f"--client-ca-file={pki.ca_cert}", *extra]

@@ -58,6 +58,8 @@ FLOOR_PREFIX = "/bench-floor/pods/"
 LIST_NAMESPACE = "bench-list"
 REPLICAS_NAMESPACE = "bench-replicas"
 WATCH_NAMESPACE = "bench-watch"
+PASSTHROUGH_PREFIX = "/bench-passthrough"
+PASSTHROUGH_PROGRAM = Path(__file__).with_name("passthrough_apiserver.py")
 FILL_NAMESPACE = "bench-fill"
 _WATCH_DEADLINE = 60.0
 
@@ -441,6 +443,38 @@ async def bench_creates_two_replicas(run: BenchRun, etcd_url: str, api: APIClien
                            concurrency, ours, floor))
 
 
+async def bench_passthrough_creates(run: BenchRun, etcd_url: str, etcd: aetcd.Client, etcd_pid: int,
+                                    sizes: Sizes, report: Report) -> None:
+    """The concurrency-32 create level against ``bench/passthrough_apiserver.py``: TLS, HTTP, JSON
+    and one etcd txn per create plus a decoding watch, none of Kubernetes' semantics. What it
+    reaches against the same floor bounds what any Python API server can reach on this machine."""
+    concurrency, count = sizes.creates[-1]
+    server = await run.start_apiserver(etcd_url, PASSTHROUGH_PREFIX, program=[str(PASSTHROUGH_PROGRAM)])
+    client = APIClient(server)
+    cpu = CPUPids(apiserver=server.started.pid, etcd=etcd_pid)
+    bodies = [orjson.dumps(pod_manifest(LIST_NAMESPACE, pod_name(i))) for i in range(count + 64)]
+    try:
+        await run_concurrently(lambda i: client.create_pod(bodies[count + i], "warm-up"), 64, 8)
+        before = cpu.sample()
+        ours = await run_concurrently(lambda i: client.create_pod(bodies[i], LIST_NAMESPACE), count, concurrency)
+        between = cpu.sample()
+    finally:
+        await client.close()
+        run.stop(server.started)
+    floor = await run_concurrently(
+        lambda i: etcd.put(f"{FLOOR_PREFIX}passthrough/{pod_name(i)}".encode(), bodies[i]), count, concurrency)
+    used = between - before
+    report.rows.append(Row("create pod via pass-through server (TLS + HTTP + JSON + 1 txn + watch; no Kubernetes "
+                           "semantics)", concurrency, ours, floor, None))
+    report.notes.append(
+        f"**Pass-through floor** (`bench/passthrough_apiserver.py`, aiohttp on uvloop with the same TLS and etcd "
+        f"client code, one create txn and a decoding watch per pod, nothing else): {ours.ops_per_second:,.0f} "
+        f"creates/s at concurrency {concurrency} = {ours.ops_per_second / floor.ops_per_second:.0%} of etcd's "
+        f"{floor.ops_per_second:,.0f} puts/s; CPU per create: pass-through {used.apiserver / count * 1e6:,.0f} µs, "
+        f"etcd {used.etcd / count * 1e6:,.0f} µs, client {used.client / count * 1e6:,.0f} µs. Whatever a Python "
+        "API server adds for Kubernetes' semantics comes on top of this.")
+
+
 async def bench_gets(api: APIClient, etcd: aetcd.Client, sizes: Sizes, report: Report) -> None:
     name = pod_name(0)
     key = f"{ETCD_PREFIX}/pods/{LIST_NAMESPACE}/{name}".encode()
@@ -795,6 +829,8 @@ async def run_benchmarks(sizes: Sizes, sizes_name: str, run: BenchRun, profile_t
         steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("create", lambda: bench_creates(api, etcd, sizes, report, cpu_pids)),
             ("create, 2 replicas", lambda: bench_creates_two_replicas(run, etcd_url, api, etcd, sizes, report)),
+            ("create, pass-through floor", lambda: bench_passthrough_creates(run, etcd_url, etcd, etcd_pid, sizes,
+                                                                             report)),
             ("get", lambda: bench_gets(api, etcd, sizes, report)),
             ("update", lambda: bench_updates(api, etcd_url, sizes, report)),
             ("list", lambda: bench_lists(api, etcd, sizes, report)),
