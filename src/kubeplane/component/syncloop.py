@@ -17,6 +17,7 @@ import math
 import time
 
 from kubeplane.client import SharedInformerFactory
+from kubeplane.component.waiting import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,7 @@ class BoundedFrequencySync(abc.ABC):
                 continue
             until_full = self._last_full + self.sync_period - time.monotonic()
             if until_full > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), until_full)
-                except TimeoutError:
-                    pass
+                await wait_event(self._wake, until_full)
             wait = self._last_start + self.min_sync_period - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)  # requests arriving meanwhile join this sync

@@ -40,6 +40,7 @@ from typing import Any
 
 from kubeplane.client import ApiError, Client, Conflict, EventRecorder, NotFound
 from kubeplane.client.resource import PODS
+from kubeplane.component.waiting import wait_event
 from kubeplane.kubelet import volumes
 from kubeplane.kubelet.backoff import Backoff
 from kubeplane.kubelet.config import KubeletConfig
@@ -174,8 +175,7 @@ class PodWorker:
                 log.exception("pod %s: sync failed", self._describe())
             if self._progressed:
                 continue  # what was just started may let the next step go (init containers, sidecars)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._resync_after())
+            await wait_event(self._wake, self._resync_after())
 
     def _resync_after(self) -> float:
         """Seconds until the next sync if nothing wakes the worker before."""

@@ -65,10 +65,10 @@ def _without_heartbeats(status: JSON) -> JSON:
 
 
 async def cancel_all(tasks: Collection[asyncio.Task[Any]]) -> None:
-    """Cancel ``tasks`` and wait until every one has ended, cancelling again those that did not:
-    before Python 3.12, ``asyncio.wait_for`` returns normally when the inner wait finished in the
-    same loop pass as the cancellation (the pod workers' wake-up wait), and a worker that swallowed
-    its cancellation kept a stopping fleet waiting forever (seen at 2,500 nodes per process)."""
+    """Cancel ``tasks`` and wait until every one has ended, cancelling again those that did not. A
+    task that loses its cancellation (``asyncio.wait_for`` before Python 3.12 does when the inner
+    wait ends in the same loop pass; the pod workers once waited that way and now use
+    ``component.waiting.wait_event``) would otherwise keep a stopping fleet waiting forever."""
     pending = {task for task in tasks if not task.done()}
     while pending:
         for task in pending:

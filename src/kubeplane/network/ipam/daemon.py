@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from kubeplane.component.waiting import wait_event
 from kubeplane.network.cni import result as cni_result
 from kubeplane.network.cni.wiring import POD_GATEWAY, PodInterfaces, WiringError, host_veth_name
 from kubeplane.network.ipam import protocol, shim
@@ -119,8 +120,7 @@ class Ipamd:
 
     async def _maintain(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.reconcile_interval)
+            await wait_event(self._wake, self.config.reconcile_interval)
             self._wake.clear()
             try:
                 await self.reconcile()
