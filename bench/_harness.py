@@ -109,6 +109,13 @@ class BenchRun:
         self._started.append(started)
         return started
 
+    def started(self, name: str) -> StartedProcess:
+        """The running process this run started under ``name`` (the newest, if several)."""
+        for started in reversed(self._started):
+            if started.name == name:
+                return started
+        raise LookupError(f"no running process named {name!r} in this run")
+
     def stop_all(self) -> None:
         while self._started:
             stop_process(self._started.pop())

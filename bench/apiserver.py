@@ -819,7 +819,7 @@ async def run_benchmarks(sizes: Sizes, sizes_name: str, run: BenchRun, profile_t
                          only: str | None = None) -> Report:
     report = Report(machine_description(), sizes_name)
     etcd_url = await run.start_etcd()
-    etcd_pid = _started_pid(run, "etcd")
+    etcd_pid = run.started("etcd").pid
     endpoint = await run.start_apiserver(etcd_url, ETCD_PREFIX, profile_to=profile_to)
     api = APIClient(endpoint)
     etcd = _etcd_client(etcd_url)
@@ -852,14 +852,6 @@ async def run_benchmarks(sizes: Sizes, sizes_name: str, run: BenchRun, profile_t
         await api.close()
         await etcd.close()
     return report
-
-
-def _started_pid(run: BenchRun, name: str) -> int:
-    """The PID of the process the run started under ``name`` (etcd: start_etcd returns its URL only)."""
-    for started in run._started:
-        if started.name == name:
-            return started.pid
-    raise RuntimeError(f"no process named {name} in this run")
 
 
 async def _timed_step(name: str, step: Awaitable[None]) -> None:

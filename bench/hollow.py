@@ -327,7 +327,7 @@ async def _run_case(opts: argparse.Namespace) -> Result:
     with BenchRun(keep=opts.keep) as run:
         raise_open_file_limit(65536)
         etcd_url = await run.start_etcd()
-        etcd_pid = run._started[-1].pid  # start_etcd returns only the URL; etcd is the process it started
+        etcd_pid = run.started("etcd").pid
         endpoint = await run.start_apiserver(etcd_url)
         kubeconfig = write_kubeconfig(run.workdir / "admin.kubeconfig", endpoint)
         pids = {"API server": endpoint.started.pid, "etcd": etcd_pid}

@@ -89,3 +89,12 @@ def test_bench_run_stops_its_processes_and_removes_its_dir_on_failure() -> None:
         raise RuntimeError("bench failed")
     assert started.process.returncode is not None  # stopped and reaped
     assert not workdir.exists()
+
+
+def test_started_finds_a_running_process_by_name() -> None:
+    with harness.BenchRun() as run:
+        first = run.spawn("sleeper", ["sleep", "60"])
+        assert run.started("sleeper") is first
+        run.stop(first)
+        with pytest.raises(LookupError):
+            run.started("sleeper")
