@@ -51,11 +51,13 @@ from kubeplane.machinery.schema import schemas
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
-# Paths anyone may read (upstream's system:public-info-viewer). Health is answered before
-# authorization so probes work while the authorizer's RBAC view is still loading; /version goes
-# through RBAC when anonymous access is on, and is served without credentials when it is off.
+# Paths anyone may read (upstream's system:public-info-viewer, which grants "get" only). Health
+# reads are answered before authorization so probes work while the authorizer's RBAC view is still
+# loading; /version goes through RBAC when anonymous access is on, and is read without credentials
+# when it is off. Other methods on these paths are authorized like any request.
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+_HEALTH_PREFIXES = tuple(p + "/" for p in HEALTH_PATHS)
 
 REQUESTS = Counter("apiserver_request_total", "API requests", ["verb", "resource", "code"])
 LATENCY = Histogram("apiserver_request_duration_seconds", "API request latency", ["verb", "resource"],
@@ -213,10 +215,11 @@ class APIServer:
         audit = auditing.audit_of(request)
         if audit is not None:
             audit.authenticated(user)
-        if request.path in HEALTH_PATHS or request.path.startswith(tuple(p + "/" for p in HEALTH_PATHS)):
+        reading = request.method in ("GET", "HEAD")
+        if reading and (request.path in HEALTH_PATHS or request.path.startswith(_HEALTH_PREFIXES)):
             return await self._non_resource(request)
         if user is None:  # no credentials and anonymous access is off
-            if request.path in PUBLIC_PATHS:
+            if reading and request.path in PUBLIC_PATHS:
                 return await self._non_resource(request)
             raise errors.StatusError(401, "Unauthorized", "Unauthorized")
         user = impersonate(Headers.of(request.headers), user, self.authorizer, forbidden_error)

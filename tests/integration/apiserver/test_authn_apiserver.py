@@ -120,6 +120,11 @@ def test_anonymous_reads_public_info_only(sa_server: APIServerProcess) -> None:
     status, body = raw_request(sa_server, "GET", "/version")
     assert status == 200 and body["major"] == "1"
     assert raw_request(sa_server, "GET", "/healthz")[0] == 200
+    # public-info-viewer grants "get" only: other methods on the public paths are authorized as usual.
+    for path in ("/healthz", "/readyz/etcd", "/version"):
+        _, body = raw_request(sa_server, "POST", path, body={})
+        assert_status(body, 403, "Forbidden")
+        assert body["message"] == f'forbidden: User "system:anonymous" cannot post path "{path}"'
     _, body = raw_request(sa_server, "GET", "/api/v1/pods")
     assert_status(body, 403, "Forbidden")
     assert body["message"] == ('pods is forbidden: User "system:anonymous" cannot list resource "pods" in API '
