@@ -31,7 +31,7 @@ from kubeplane.apiserver.authz import (
     UnionAuthorizer,
     UserInfo,
 )
-from kubeplane.apiserver.endpoints import proxy, subresources
+from kubeplane.apiserver.endpoints import eviction, proxy, subresources
 from kubeplane.apiserver.endpoints.handlers import PATCH_TYPES, ResourceHandler, Response
 from kubeplane.apiserver.endpoints.options import WriteQuery
 from kubeplane.apiserver.endpoints.responses import Body, EncodedBodyResponse, EncodedList, respond
@@ -445,8 +445,8 @@ class APIServer:
             return Response(201, out, ctx.warnings)
         if sub == "eviction" and verb == "create":
             pdbs = self.registry.store("policy", "v1", "poddisruptionbudgets")
-            out = await subresources.evict_pod(ctx, handler.store, pdbs, info.name, body)
-            return Response(201, out, ctx.warnings)
+            out = await eviction.evict_pod(ctx, handler.store, pdbs, info.name, body)
+            return Response(out["code"], out, ctx.warnings)
         if sub == "proxy" and handler.info.resource == "nodes" and self.kubelets is not None:
             # /api/v1/nodes/<name>/proxy/<path...>: parts are ("nodes", name, "proxy", *path).
             return await self.kubelets.serve_node(request, ctx, info.name, "/".join(info.parts[3:]))

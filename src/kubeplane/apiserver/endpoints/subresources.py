@@ -1,4 +1,5 @@
-"""Subresources that are not a plain strategy swap: scale, binding, eviction and service-account tokens."""
+"""Subresources that are not a plain strategy swap: scale, binding and service-account tokens
+(eviction has its own module)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ from typing import Any
 from kubeplane.apiserver.authn import TokenIssuer
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.core.pods import bind
-from kubeplane.apiserver.registry.store import DeleteOptions, Store, now_rfc3339
+from kubeplane.apiserver.registry.store import Store, now_rfc3339
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.machinery import errors
 from kubeplane.machinery.errors import Cause
 from kubeplane.machinery.labels import from_label_selector, selector_from_set
 from kubeplane.machinery.objects import clone
-from kubeplane.storage.interface import ListOptions
 
 JSON = dict[str, Any]
 
@@ -84,30 +84,6 @@ class BindingStrategy(Strategy):
 
     def validate_update(self, ctx: RequestContext, new: JSON, old: JSON) -> list[Cause]:
         return []
-
-
-async def evict_pod(ctx: RequestContext, pods: Store, pdbs: Store | None, name: str, eviction: Any) -> JSON:
-    """The Eviction API: refuse (429) when a PodDisruptionBudget covering the pod allows no disruption."""
-    pod = await pods.get(ctx, name)
-    if pdbs is not None and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
-        budgets = await pdbs.list(ctx, ListOptions(resource_version="0"))
-        labels = pod["metadata"].get("labels") or {}
-        for pdb in budgets.items:
-            selector = (pdb.get("spec") or {}).get("selector")
-            if selector is None or not from_label_selector(selector).matches(labels):
-                continue
-            if (pdb.get("status") or {}).get("disruptionsAllowed", 0) < 1:
-                err = errors.too_many_requests(
-                    "Cannot evict pod as it would violate the pod's disruption budget.", retry_after=0)
-                err.causes = [Cause("DisruptionBudget",
-                                    f"The disruption budget {pdb['metadata']['name']} needs "
-                                    f"{(pdb.get('status') or {}).get('desiredHealthy', 0)} healthy pods and has "
-                                    f"{(pdb.get('status') or {}).get('currentHealthy', 0)} currently")]
-                raise err
-    body = eviction if isinstance(eviction, dict) else {}
-    options = DeleteOptions.from_body(body.get("deleteOptions"))
-    await pods.delete(ctx, name, options)
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
 
 async def request_token(ctx: RequestContext, issuer: TokenIssuer | None, name: str, body: Any) -> JSON:

@@ -13,6 +13,7 @@ from typing import Any
 from kubeplane.controllers.ownership import controller_ref
 from kubeplane.controllers.pods import is_pod_ready
 from kubeplane.controllers.timeutil import format_time, parse_time
+from kubeplane.machinery.disruption import SYNC_FAILED, allowed_condition
 
 JSON = dict[str, Any]
 
@@ -20,8 +21,6 @@ JSON = dict[str, Any]
 # this time; afterwards the pod counts as healthy again (upstream's DeletionTimeout).
 DELETION_TIMEOUT = timedelta(minutes=2)
 
-DISRUPTION_ALLOWED = "DisruptionAllowed"
-SUFFICIENT_PODS, INSUFFICIENT_PODS, SYNC_FAILED = "SufficientPods", "InsufficientPods", "SyncFailed"
 
 
 class ScaleError(Exception):
@@ -114,20 +113,6 @@ def count_healthy(pods: list[JSON], disrupted: dict[str, str]) -> int:
                and p["metadata"]["name"] not in disrupted and is_pod_ready(p))
 
 
-def allowed_condition(current: list[JSON], allowed: int, generation: int, now: datetime,
-                      reason: str | None = None, message: str = "") -> list[JSON]:
-    """The conditions with DisruptionAllowed set (meta.SetStatusCondition: the transition time
-    moves only when the status does)."""
-    status = "True" if allowed > 0 else "False"
-    reason = reason or (SUFFICIENT_PODS if allowed > 0 else INSUFFICIENT_PODS)
-    previous = next((c for c in current if c.get("type") == DISRUPTION_ALLOWED), None)
-    transition = previous.get("lastTransitionTime") if previous and previous.get("status") == status \
-        else format_time(now)
-    condition = {"type": DISRUPTION_ALLOWED, "status": status, "observedGeneration": generation,
-                 "lastTransitionTime": transition, "reason": reason, "message": message}
-    return [c for c in current if c.get("type") != DISRUPTION_ALLOWED] + [condition]
-
-
 def budget_status(pdb: JSON, current_healthy: int, expectation: Expectation, disrupted: dict[str, str],
                   now: datetime) -> JSON:
     allowed = current_healthy - expectation.desired_healthy
@@ -138,7 +123,8 @@ def budget_status(pdb: JSON, current_healthy: int, expectation: Expectation, dis
     status: JSON = {"currentHealthy": current_healthy, "desiredHealthy": expectation.desired_healthy,
                     "expectedPods": expectation.expected, "disruptionsAllowed": allowed,
                     "observedGeneration": generation,
-                    "conditions": allowed_condition(list(old.get("conditions") or []), allowed, generation, now)}
+                    "conditions": allowed_condition(list(old.get("conditions") or []), allowed, generation,
+                                                  format_time(now))}
     if disrupted:
         status["disruptedPods"] = disrupted
     return status
@@ -149,6 +135,6 @@ def failsafe_status(pdb: JSON, message: str, now: datetime) -> JSON:
     old = dict(pdb.get("status") or {})
     generation = int(pdb["metadata"].get("generation") or 0)
     old.update(disruptionsAllowed=0, observedGeneration=generation,
-               conditions=allowed_condition(list(old.get("conditions") or []), 0, generation, now,
+               conditions=allowed_condition(list(old.get("conditions") or []), 0, generation, format_time(now),
                                             reason=SYNC_FAILED, message=message))
     return old
