@@ -39,6 +39,8 @@ class StatusError(Exception):
     name: str = ""
     causes: list[Cause] = field(default_factory=list)
     retry_after_seconds: int = 0
+    # ListMeta.continue of the Status (a 410 for an expired continue token offers a new one).
+    continue_token: str = ""
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -47,7 +49,7 @@ class StatusError(Exception):
         status: JSON = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": {"continue": self.continue_token} if self.continue_token else {},
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,

@@ -48,7 +48,12 @@ class PreconditionError(StorageError):
 
 
 class ResourceExpiredError(StorageError):
-    """The requested resourceVersion (or continue token) is older than what is kept (HTTP 410)."""
+    """The requested resourceVersion (or continue token) is older than what is kept (HTTP 410).
+    ``continue_token``, for an expired continue token, continues the list at the latest revision."""
+
+    def __init__(self, key: str, message: str = "", continue_token: str = "") -> None:
+        super().__init__(key, message)
+        self.continue_token = continue_token
 
 
 class TooLargeResourceVersionError(StorageError):

@@ -157,7 +157,9 @@ class Store:
         if isinstance(exc, st.PreconditionError):
             return self._conflict(name, str(exc))
         if isinstance(exc, st.ResourceExpiredError):
-            return errors.gone(str(exc))
+            expired = errors.gone(str(exc))
+            expired.continue_token = exc.continue_token
+            return expired
         if isinstance(exc, st.TooLargeResourceVersionError):
             err = errors.timeout(f"Too large resource version: {exc.requested}, current: {exc.current}")
             err.causes = [Cause("ResourceVersionTooLarge", "Too large resource version")]

@@ -12,6 +12,9 @@ import orjson
 from kubeplane.storage.interface import InvalidContinueError
 
 _VERSION = "meta.k8s.io/v1"
+# A token's revision -1: continue at the latest revision (an inconsistent continuation), what
+# upstream hands back in the 410 for a token whose revision etcd has compacted away.
+LATEST = -1
 
 
 def encode_continue(next_key: str, prefix: str, revision: int) -> str:
@@ -22,7 +25,7 @@ def encode_continue(next_key: str, prefix: str, revision: int) -> str:
 
 
 def decode_continue(token: str, prefix: str) -> tuple[str, int]:
-    """Return (the full key to resume from, the list revision)."""
+    """Return (the full key to resume from, the list revision; 0 for the latest)."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = orjson.loads(raw)
@@ -33,7 +36,7 @@ def decode_continue(token: str, prefix: str) -> tuple[str, int]:
         raise InvalidContinueError(
             prefix, f"continue key is not valid: server does not recognize this encoded version {version}")
     revision, start = data.get("rv"), data.get("start")
-    if not isinstance(revision, int) or isinstance(revision, bool) or revision <= 0:
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision == 0:
         raise InvalidContinueError(
             prefix, "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
     if not isinstance(start, str) or not start:
@@ -42,4 +45,5 @@ def decode_continue(token: str, prefix: str) -> tuple[str, int]:
     rooted = start if start.startswith("/") else "/" + start
     if posixpath.normpath(rooted) != rooted or rooted.startswith("//"):
         raise InvalidContinueError(prefix, f"continue key is not valid: {start}")
-    return prefix + rooted[1:], revision
+    # Any negative revision continues at the latest, as upstream (only 0 is refused).
+    return prefix + rooted[1:], max(revision, 0)

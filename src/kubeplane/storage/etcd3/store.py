@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 
 from kubeplane.storage.etcd3.codec import decode, encode
-from kubeplane.storage.etcd3.continue_token import decode_continue, encode_continue
+from kubeplane.storage.etcd3.continue_token import LATEST, decode_continue, encode_continue
 from kubeplane.storage.etcd3.keys import key_range, parse_resource_version
 from kubeplane.storage.etcd3.kv import KV, CompactedError, KeyValue, RangeResult
 from kubeplane.storage.etcd3.preconditions import check_preconditions
@@ -159,7 +159,11 @@ class KVStorage:
         try:
             return await self.kv.range(start, end, revision, limit)
         except CompactedError as e:
-            raise ResourceExpiredError(prefix, CONTINUE_EXPIRED if continuing else LIST_EXPIRED) from e
+            if not continuing:
+                raise ResourceExpiredError(prefix, LIST_EXPIRED) from e
+            # As upstream's handleCompactedErrorForPaging: a token for the rest of the list at the
+            # latest revision, for a client that accepts an inconsistent result.
+            raise ResourceExpiredError(prefix, CONTINUE_EXPIRED, encode_continue(start, prefix, LATEST)) from e
 
     async def count(self, prefix: str) -> int:
         start, end = key_range(prefix)
