@@ -28,7 +28,9 @@ def prune_unknown_fields(schemas: Schemas, node: JSON | None, obj: Any, path: st
     compiler = _compiler_for(schemas)
     if resolved is not None and compiler.is_definition(resolved):
         pruner = compiler.compile(resolved)
-        if pruner is not None and isinstance(obj, dict | list):
+        # Almost every body is clean: look for an unknown field without spelling any path first,
+        # and walk again with paths only when there is something to remove.
+        if pruner is not None and isinstance(obj, dict | list) and pruner.has_unknown(obj, not path):
             pruner.prune(obj, path, removed)
     else:
         _prune(schemas, resolved, obj, path, removed)
@@ -71,8 +73,8 @@ class _Pruner:
     """``_prune`` for one resolved schema node (never a preserve-unknown-fields one: those prune
     nothing and compile to None)."""
 
-    __slots__ = ("_compiler", "_extra_raw", "_items", "_items_raw", "_props", "_props_raw", "_ready", "extra",
-                 "map_only")
+    __slots__ = ("_check_extra", "_check_items", "_check_props", "_checks_ready", "_compiler", "_extra_raw", "_items",
+                 "_items_raw", "_nothing", "_props", "_props_raw", "_ready", "extra", "map_only")
 
     def __init__(self, compiler: _Compiler, node: JSON) -> None:
         self._compiler = compiler
@@ -87,6 +89,12 @@ class _Pruner:
         self._props: dict[str, _Pruner | None] = {}
         self.extra: _Pruner | None = None
         self._items: _Pruner | None = None
+        # For has_unknown: the children as above, but None where nothing below can be pruned.
+        self._checks_ready = False
+        self._check_props: dict[str, _Pruner | None] = {}
+        self._check_extra: _Pruner | None = None
+        self._check_items: _Pruner | None = None
+        self._nothing: bool | None = None
 
     def _children(self) -> None:
         """Compiled lazily: schemas are recursive."""
@@ -98,6 +106,60 @@ class _Pruner:
             self.extra = compile_(resolve(self._extra_raw))
         self._items = compile_(resolve(self._items_raw))
         self._ready = True
+
+    def prunes_nothing(self) -> bool:
+        """Whether no value whatsoever loses a field here: a map (or scalar) node whose values
+        and items prune nothing either (string maps, lists of strings, scalars)."""
+        if self._nothing is None:
+            self._nothing = False  # while computing: a cycle counts as "may prune" (no shortcut)
+            if not self._ready:
+                self._children()
+            self._nothing = self.map_only and all(
+                child is None or child.prunes_nothing() for child in (self.extra, self._items))
+        return self._nothing
+
+    def _checks(self) -> None:
+        if not self._ready:
+            self._children()
+
+        def useful(child: _Pruner | None) -> _Pruner | None:
+            return None if child is None or child.prunes_nothing() else child
+
+        self._check_props = {name: useful(child) for name, child in self._props.items()}
+        self._check_extra = useful(self.extra)
+        self._check_items = useful(self._items)
+        self._checks_ready = True
+
+    def has_unknown(self, obj: Any, top_level: bool) -> bool:
+        """Whether ``prune`` would remove anything from ``obj`` (a dict or a list); ``top_level``
+        when ``obj`` is the root of the walk (path ""), where apiVersion and kind are allowed."""
+        if not self._checks_ready:
+            self._checks()
+        if not isinstance(obj, dict):
+            items = self._check_items
+            if items is not None:
+                for item in obj:
+                    if isinstance(item, dict | list) and items.has_unknown(item, False):
+                        return True
+            return False
+        if self.map_only:
+            extra = self._check_extra
+            if extra is not None:
+                for key, value in obj.items():
+                    if isinstance(value, dict | list) and extra.has_unknown(value, top_level and not key):
+                        return True
+            return False
+        props = self._check_props
+        for key, value in obj.items():
+            if key in props:
+                child = props[key]
+                # A child's path is empty only under an empty key at the root, as ``_join`` spells it.
+                if child is not None and isinstance(value, dict | list) and child.has_unknown(
+                        value, top_level and not key):
+                    return True
+            elif not (top_level and key in _TOP_LEVEL_TYPE_META):
+                return True
+        return False
 
     def prune(self, obj: Any, path: str, removed: list[str]) -> None:
         """``obj`` is a dict or a list."""

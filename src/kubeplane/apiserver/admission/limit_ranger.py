@@ -38,9 +38,7 @@ class LimitRanger:
         return attrs.is_resource("", "persistentvolumeclaims") and attrs.operation in (CREATE, UPDATE)
 
     async def _items(self, attrs: Attributes, limit_type: str) -> list[JSON]:
-        ranges = await self.objects.list("", "limitranges", attrs.namespace)
-        return [item for lr in ranges for item in (lr.get("spec") or {}).get("limits") or ()
-                if item.get("type") == limit_type]
+        return _of_type(await self.objects.list("", "limitranges", attrs.namespace), limit_type)
 
     # -- mutating -----------------------------------------------------------------------------------
     async def admit(self, attrs: Attributes) -> None:
@@ -87,12 +85,14 @@ class LimitRanger:
         problems: list[str] = []
         spec = attrs.object.get("spec") or {}
         if attrs.is_resource("", "pods"):
-            for item in await self._items(attrs, LIMIT_TYPE_CONTAINER):
+            # One read serves both item types: the same snapshot, and half the lists.
+            ranges = await self.objects.list("", "limitranges", attrs.namespace)
+            for item in _of_type(ranges, LIMIT_TYPE_CONTAINER):
                 for container in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]:
                     resources = container.get("resources") or {}
                     problems += check(item, LIMIT_TYPE_CONTAINER, resources.get("requests") or {},
                                       resources.get("limits") or {})
-            for item in await self._items(attrs, LIMIT_TYPE_POD):
+            for item in _of_type(ranges, LIMIT_TYPE_POD):
                 requests, limits = pod_totals(spec)
                 problems += check(item, LIMIT_TYPE_POD, requests, limits)
         else:
@@ -102,6 +102,12 @@ class LimitRanger:
                                   resources.get("limits") or {})
         if problems:
             raise attrs.forbidden(problems[0] if len(problems) == 1 else f"[{', '.join(problems)}]")
+
+
+def _of_type(ranges: list[JSON], limit_type: str) -> list[JSON]:
+    """The items of ``limit_type`` across the namespace's LimitRanges, in list order."""
+    return [item for lr in ranges for item in (lr.get("spec") or {}).get("limits") or ()
+            if item.get("type") == limit_type]
 
 
 def pod_totals(spec: JSON) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 JSON = dict[str, Any]
 
+# The options of every cached read, built once: storages only read their options, and admission
+# lists several resources on every write.
+FROM_CACHE = st.ListOptions(resource_version="0")
+
 
 class ClusterObjects:
     def __init__(self, stores: Mapping[tuple[str, str, str], Store]) -> None:
@@ -50,7 +54,7 @@ class ClusterObjects:
         store = self.store(group, resource)
         if store is None:
             return []
-        result = await store.storage.get_list(store.prefix(namespace), st.ListOptions(resource_version="0"))
+        result = await store.storage.get_list(store.prefix(namespace), FROM_CACHE)
         return result.items
 
     async def list_fresh(self, group: str, resource: str, namespace: str = "") -> builtins.list[JSON]:

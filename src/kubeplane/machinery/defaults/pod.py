@@ -6,6 +6,7 @@ from limits, host-network ports, resize policies), exactly as upstream's generat
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ._util import JSON, child, items, minor_at_least, setdefault, setdefault_if_empty
@@ -18,6 +19,7 @@ VOLUME_SOURCES = (
     "photonPersistentDisk", "projected", "portworxVolume", "scaleIO", "storageos", "csi", "ephemeral",
     "image",
 )
+_VOLUME_SOURCE_SET = frozenset(VOLUME_SOURCES)
 
 # A loose docker reference: lower-case repository path, optional registry host and port, tag, digest.
 _REFERENCE_RE = re.compile(r"^([A-Za-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*"
@@ -27,6 +29,7 @@ _REFERENCE_RE = re.compile(r"^([A-Za-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-
 DEFAULT_FILE_MODE = 0o644
 
 
+@functools.lru_cache(maxsize=1024)  # pure, and a cluster runs few distinct images
 def image_pull_policy(image: str) -> str:
     """``Always`` for ``:latest`` or untagged images, else ``IfNotPresent``.
 
@@ -82,8 +85,9 @@ def container(ctr: JSON) -> None:
     for env in items(ctr, "env"):
         _field_ref(child(env, "valueFrom"))
     for probe_key in ("livenessProbe", "readinessProbe", "startupProbe"):
-        _probe(child(ctr, probe_key))
-    lifecycle = child(ctr, "lifecycle")
+        if probe_key in ctr:
+            _probe(child(ctr, probe_key))
+    lifecycle = child(ctr, "lifecycle") if "lifecycle" in ctr else None
     if lifecycle is not None:
         for hook in ("postStart", "preStop"):
             _http_get(child(lifecycle, hook))
@@ -95,16 +99,18 @@ def _downward_api_items(source: JSON) -> None:
 
 
 def volume(vol: JSON) -> None:
-    if not any(vol.get(source) is not None for source in VOLUME_SOURCES):
+    # A volume has a handful of keys and there are thirty sources: look from the volume's side.
+    if not any(value is not None and key in _VOLUME_SOURCE_SET for key, value in vol.items()):
         vol["emptyDir"] = {}
     for source_key in ("configMap", "secret", "downwardAPI", "projected"):
-        source = child(vol, source_key)
-        if source is not None:
+        source = vol.get(source_key)
+        if isinstance(source, dict):
             setdefault(source, "defaultMode", DEFAULT_FILE_MODE)
-    downward = child(vol, "downwardAPI")
+    # The rarer sources are looked for by key first: a volume names one source.
+    downward = child(vol, "downwardAPI") if "downwardAPI" in vol else None
     if downward is not None:
         _downward_api_items(downward)
-    projected = child(vol, "projected")
+    projected = child(vol, "projected") if "projected" in vol else None
     if projected is not None:
         for projection in items(projected, "sources"):
             inner = child(projection, "downwardAPI")
@@ -113,13 +119,13 @@ def volume(vol: JSON) -> None:
             token = child(projection, "serviceAccountToken")
             if token is not None:
                 setdefault(token, "expirationSeconds", 3600)
-    host_path = child(vol, "hostPath")
+    host_path = child(vol, "hostPath") if "hostPath" in vol else None
     if host_path is not None:
         setdefault(host_path, "type", "")
-    iscsi = child(vol, "iscsi")
+    iscsi = child(vol, "iscsi") if "iscsi" in vol else None
     if iscsi is not None:
         setdefault_if_empty(iscsi, "iscsiInterface", "default")
-    ephemeral = child(vol, "ephemeral")
+    ephemeral = child(vol, "ephemeral") if "ephemeral" in vol else None
     template = child(ephemeral, "volumeClaimTemplate") if ephemeral is not None else None
     claim_spec = child(template, "spec") if template is not None else None
     if claim_spec is not None:

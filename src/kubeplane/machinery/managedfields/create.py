@@ -9,6 +9,9 @@ followed down only as far as they reach (a few top-level paths), and below them 
 the new object goes through ``_every_path_wire``, the same walk as ``walk.every_path`` writing wire
 form. The output is byte-identical to the general path's (tests/unit/machinery/
 test_managedfields_create.py checks a corpus against it), including when it raises ShapeMismatch.
+Struct fields are read straight from the two dicts, maps of leaves (labels, annotations) are
+written from their keys, and an excluded subtree against nothing is only checked for the
+ShapeMismatch it may raise (test_fast_managedfields.py checks each shortcut on its own).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from kubeplane.machinery.managedfields.shapes import (
     Shape,
     effective_kind,
 )
-from kubeplane.machinery.managedfields.walk import _children, _compare, every_path
+from kubeplane.machinery.managedfields.walk import _children, _compare
 from kubeplane.machinery.managedfields.walk import list_element as _element
 
 Wire = dict[str, Any]
@@ -62,10 +65,33 @@ def _ordered(children: dict[str, Wire], member: bool) -> Wire:
 
 def _shape_check_only(shape: Shape, lhs: Any, rhs: Any) -> None:
     """Walk an excluded subtree as the general path would, only for the ShapeMismatch it may raise."""
-    if lhs is _ABSENT:
-        every_path(shape, rhs)
+    if lhs is _ABSENT or (type(lhs) is dict and not lhs):
+        # Nothing on the left (a reset ``status`` against the kind's zero ``{}``): comparing then
+        # meets exactly the elements ``every_path`` meets.
+        check_every_path(shape, rhs)
     else:
         _compare(shape, lhs, rhs, {}, {}, {}, DOT)
+
+
+def check_every_path(shape: Shape, value: Any) -> None:
+    """Raise the ShapeMismatch ``walk.every_path`` would raise, building nothing: only list
+    elements can fail (their path elements), so scalars are not visited."""
+    if not value:
+        return
+    kind = effective_kind(shape, value)
+    if kind == MAP:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, dict | list):
+                    check_every_path(shape.child(key), item)
+    elif kind in _LISTS and isinstance(value, list):
+        elem = shape.element()
+        seen: set[str] = set()
+        for item in value:
+            pe = _element(shape, item)
+            if pe not in seen:  # as every_path, only an element's first occurrence is walked
+                seen.add(pe)
+                check_every_path(elem, item)
 
 
 def _changed(shape: Shape, lhs: Any, rhs: Any, reset: Node | None, stripped: Node | None) -> Wire | None:
@@ -78,8 +104,33 @@ def _changed(shape: Shape, lhs: Any, rhs: Any, reset: Node | None, stripped: Nod
     if kind not in _GRANULAR or kind != effective_kind(shape, lhs) or not (lhs or rhs):
         # A modified leaf.
         return None if stripped is not None and DOT in stripped else {}
-    left, right = _children(kind, shape, lhs), _children(kind, shape, rhs)
     out: dict[str, Wire] = {}
+    if kind == MAP:
+        # Struct fields straight from the two dicts (``_children`` without its index); a value
+        # that is not a dict has no entries, as there.
+        if isinstance(rhs, dict):
+            left = lhs if isinstance(lhs, dict) else {}
+            child = shape.child
+            for key, r_value in rhs.items():
+                pe = "f:" + key
+                l_value = left.get(key, _ABSENT)
+                if l_value is not _ABSENT and l_value == r_value:
+                    continue
+                child_reset = reset.get(pe) if reset else None
+                child_stripped = stripped.get(pe) if stripped else None
+                if l_value is _ABSENT:
+                    if child_reset is None and child_stripped is None:
+                        # ``_added`` without exclusions, one call shorter: most of a create's fields.
+                        out[pe] = _every_path_wire(child(key), r_value)
+                        continue
+                    wire = _added(child(key), r_value, child_reset, child_stripped)
+                else:
+                    wire = _changed(child(key), l_value, r_value, child_reset, child_stripped)
+                if wire is not None:
+                    out[pe] = wire
+        # A granular node that exists on both sides is not itself a member.
+        return _ordered(out, member=False) if out else None
+    left, right = _children(kind, shape, lhs), _children(kind, shape, rhs)
     for pe, (child_shape, r_value) in right.items():
         child_reset = reset.get(pe) if reset else None
         child_stripped = stripped.get(pe) if stripped else None
@@ -92,7 +143,6 @@ def _changed(shape: Shape, lhs: Any, rhs: Any, reset: Node | None, stripped: Nod
             continue
         if wire is not None:
             out[pe] = wire
-    # A granular node that exists on both sides is not itself a member.
     return _ordered(out, member=False) if out else None
 
 
@@ -131,7 +181,10 @@ def _added(shape: Shape, value: Any, reset: Node | None, stripped: Node | None) 
 def _every_path_wire(shape: Shape, value: Any) -> Wire:
     """``walk.every_path`` written as FieldsV1: the value's node is a member, with every field,
     map entry and list element below it. The hottest walk of a create."""
-    return _writer(shape)(value) if value else {}
+    if not value:
+        return {}
+    writer = shape.created_wire
+    return writer(value) if writer is not None else _writer(shape)(value)
 
 
 WireWriter = Callable[[Any], Wire]
@@ -149,6 +202,10 @@ def _writer(shape: Shape) -> WireWriter:
     if writer is None:
         writer = shape.created_wire = _compile(shape)
     return writer
+
+
+# The kinds whose writer is not ``_leaf``.
+_COMPILED = (MAP, KEYED_LIST, SET_LIST, DEDUCED)
 
 
 def _compile(shape: Shape) -> WireWriter:
@@ -172,28 +229,41 @@ def _deduced_writer(shape: Shape) -> WireWriter:
 
 
 def _map_writer(shape: Shape) -> WireWriter:
-    # path element and child writer per declared field, filled as fields are met (schemas are
-    # recursive, so children compile lazily); undeclared keys share the element shape's writer.
-    declared: dict[str, tuple[str, WireWriter]] = {}
+    if not shape.declares_any() and shape.element().kind not in _COMPILED:
+        return _leaf_map_writer
+    # path element and child writer (None for a leaf) per declared field, filled as fields are met
+    # (schemas are recursive, so children compile lazily); undeclared keys share the element
+    # shape's writer and are not remembered (label and annotation keys are unbounded).
+    declared: dict[str, tuple[str, WireWriter | None]] = {}
+
+    def entry_of(key: str) -> tuple[str, WireWriter | None]:
+        child_writer = _writer(shape.child(key))
+        entry = ("f:" + key, None if child_writer is _leaf else child_writer)
+        if shape.declares(key):
+            declared[key] = entry
+        return entry
 
     def write(value: Any) -> Wire:
         if not isinstance(value, dict):
             return {}
         out: Wire = {DOT: {}}
         for key in sorted(value):
-            entry = declared.get(key)
-            if entry is None:
-                child_writer = _writer(shape.child(key))
-                if shape.declares(key):
-                    declared[key] = ("f:" + key, child_writer)
-                pe = "f:" + key
-            else:
-                pe, child_writer = entry
+            pe, child_writer = declared.get(key) or entry_of(key)
             item = value[key]
-            out[pe] = child_writer(item) if item and child_writer is not _leaf else {}
+            out[pe] = child_writer(item) if child_writer is not None and item else {}
         return out
 
     return write
+
+
+def _leaf_map_writer(value: Any) -> Wire:
+    """A map whose every entry is a leaf (labels, annotations, resource lists): its keys only."""
+    if not isinstance(value, dict):
+        return {}
+    out: Wire = {DOT: {}}
+    for key in sorted(value):
+        out["f:" + key] = {}
+    return out
 
 
 def _list_writer(shape: Shape) -> WireWriter:
@@ -201,12 +271,16 @@ def _list_writer(shape: Shape) -> WireWriter:
         if not isinstance(value, list):
             return {}
         element_writer = _writer(shape.element())
+        out: Wire = {DOT: {}}
+        if len(value) == 1:  # the common case needs neither de-duplication nor sorting
+            item = value[0]
+            out[_element(shape, item)] = element_writer(item) if item and element_writer is not _leaf else {}
+            return out
         elements: dict[str, Any] = {}
         for item in value:
             pe = _element(shape, item)
             if pe not in elements:  # a repeated element keeps its first occurrence, as every_path does
                 elements[pe] = item
-        out: Wire = {DOT: {}}
         for pe in sorted(elements, key=_element_rank):
             item = elements[pe]
             out[pe] = element_writer(item) if item and element_writer is not _leaf else {}

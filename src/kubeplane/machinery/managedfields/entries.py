@@ -4,6 +4,8 @@ checks upstream applies to entries and manager names.
 
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -155,12 +157,23 @@ def _identity_json(entry: Entry) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# (whole second of the clock, its text): every write stamps "now", and a second holds many writes.
+_now_text: tuple[int, str] = (-1, "")
+
+
 def format_time(moment: datetime | None = None) -> str:
     """RFC 3339 with whole seconds in UTC, as metav1.Time serialises."""
-    moment = moment or datetime.now(UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if moment is not None:
+        return moment.astimezone(UTC).strftime(_TIME_FORMAT)
+    global _now_text
+    second = int(time.time())  # the same clock as datetime.now, truncated as the format truncates
+    if _now_text[0] != second:
+        _now_text = (second, datetime.fromtimestamp(second, UTC).strftime(_TIME_FORMAT))
+    return _now_text[1]
 
 
+@functools.lru_cache(maxsize=256)  # a server sees few distinct User-Agents; the result is pure
 def manager_from_user_agent(user_agent: str) -> str:
     """Upstream prefixFromUserAgent: the part before the first "/", printable characters only,
     cut to the field-manager length limit."""

@@ -67,6 +67,9 @@ class Shape:
     def declares(self, name: str) -> bool:
         return name in self._fields
 
+    def declares_any(self) -> bool:
+        return bool(self._fields)
+
 
 class _Typer:
     """Shape cache for one Schemas instance."""

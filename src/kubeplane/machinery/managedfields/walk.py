@@ -57,6 +57,16 @@ def _element(shape: Shape, item: Any) -> str:
     if shape.kind == KEYED_LIST:
         if not isinstance(item, dict):
             raise ShapeMismatch("associative list with keys may not have non-map elements")
+        keys_of_shape = shape.keys
+        if len(keys_of_shape) == 1:
+            # Most lists are keyed by one string (name, mountPath, ip): one dict probe.
+            key_name = keys_of_shape[0]
+            key_value = item.get(key_name)
+            if type(key_value) is str:
+                remembered = _single_string_keys.get((key_name, key_value))
+                if remembered is None:
+                    remembered = _remember_single_string_key(key_name, key_value)
+                return remembered
         # Only the keys present: upstream would fall back to schema defaults, which defaulting
         # has already written into every object that reaches us.
         keys = tuple((k, type(item[k]).__name__, item[k]) for k in shape.keys if k in item)
@@ -71,6 +81,17 @@ def _element(shape: Shape, item: Any) -> str:
 
 # Element spellings repeat across objects (container, port and env names; finalizers), and each
 # costs a JSON encode. The cache keys carry each value's type name: True == 1 in Python, not in JSON.
+_SINGLE_STRING_KEYS_MAX = 8192
+_single_string_keys: dict[tuple[str, str], str] = {}
+
+
+def _remember_single_string_key(key_name: str, key_value: str) -> str:
+    if len(_single_string_keys) >= _SINGLE_STRING_KEYS_MAX:
+        _single_string_keys.clear()  # bounded; spellings are cheap to rebuild
+    element = _single_string_keys[(key_name, key_value)] = key_element({key_name: key_value})
+    return element
+
+
 @functools.lru_cache(maxsize=8192)
 def _remembered_key_element(keys: tuple[tuple[str, str, Any], ...]) -> str:
     return key_element({k: value for k, _, value in keys})

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from kubeplane.apiserver.admission.attributes import Attributes
-from kubeplane.apiserver.admission.objects import ClusterObjects
+from kubeplane.apiserver.admission.objects import FROM_CACHE, ClusterObjects
 from kubeplane.apiserver.admission.webhook.client import CallError, WebhookClient, review_request
 from kubeplane.apiserver.admission.webhook.equivalence import GVR, convert
 from kubeplane.apiserver.admission.webhook.matching import (
@@ -30,7 +30,6 @@ from kubeplane.apiserver.admission.webhook.matching import (
 from kubeplane.machinery import errors
 from kubeplane.machinery.objects import clone
 from kubeplane.machinery.patch import json_patch
-from kubeplane.storage import interface as st
 
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -55,7 +54,7 @@ class _Configurations:
         store = self.objects.store(GROUP, self.resource)
         if store is None:
             return []
-        result = await store.storage.get_list(store.prefix(""), st.ListOptions(resource_version="0"))
+        result = await store.storage.get_list(store.prefix(""), FROM_CACHE)
         if result.resource_version != self._version or self._version < 0:
             configs = sorted(result.items, key=lambda c: c["metadata"]["name"])
             self._webhooks = [{**hook, "_configuration": c["metadata"]["name"]}
