@@ -37,7 +37,7 @@ from kubeplane.apiserver.authz import (
     node_rules,
 )
 from kubeplane.apiserver.authz.live import LiveRBACSource
-from kubeplane.apiserver.bootstrap import bootstrap
+from kubeplane.apiserver.bootstrap import SERVICE_REPAIR_INTERVAL, bootstrap, repair_services_every
 from kubeplane.apiserver.endpoints.proxy import KubeletClientConfig, KubeletProxy
 from kubeplane.apiserver.registry.registry import Registry, RegistryConfig
 from kubeplane.apiserver.server import APIServer, HealthChecks, server_ssl_context
@@ -70,6 +70,7 @@ class Options:
     watch_cache_size: int
     bookmark_interval: float
     authentication: AuthenticationOptions
+    service_repair_interval: float = SERVICE_REPAIR_INTERVAL
     # Admission plugins in effect (upstream's defaults +enable -disable) and their config file.
     admission_plugins: tuple[str, ...] = ()
     admission_control_config_file: str = ""
@@ -111,6 +112,8 @@ def parse_args(argv: list[str]) -> Options:
     p.add_argument("--service-node-port-range", default="30000-32767")
     p.add_argument("--kubernetes-version", default=DEFAULT_VERSION)
     p.add_argument("--cert-dir", default="")
+    p.add_argument("--service-repair-interval", type=float, default=SERVICE_REPAIR_INTERVAL,
+                   help="seconds between repairs of the ClusterIP and NodePort ranges (upstream: 3 minutes)")
     p.add_argument("--log-file", default="")
     p.add_argument("--watch-cache-size", type=int, default=10000,
                    help="events of history kept per resource for watches from an old resourceVersion")
@@ -174,6 +177,8 @@ def parse_args(argv: list[str]) -> Options:
             raise ValueError
     except ValueError:
         p.error(f"--service-node-port-range: want LOW-HIGH, got {opts.service_node_port_range}")
+    if not opts.service_repair_interval > 0:
+        p.error(f"--service-repair-interval: want seconds above 0, got {opts.service_repair_interval}")
     if (opts.tls_cert_file == "") != (opts.tls_private_key_file == ""):
         p.error("--tls-cert-file and --tls-private-key-file go together")
     if not opts.tls_cert_file and not opts.cert_dir:
@@ -263,7 +268,7 @@ async def run(opts: Options, stop: asyncio.Event) -> None:
         server.custom_resources = custom_resources
         server.ready = True
         log.info("ready")
-        await stop.wait()
+        await repair_services_every(registry, opts.service_repair_interval, stop)
     finally:
         log.info("shutting down")
         await site.stop()  # no new connections

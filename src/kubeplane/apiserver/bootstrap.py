@@ -3,6 +3,7 @@ Service with Endpoints that point at the API server (upstream's bootstrap contro
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -10,6 +11,7 @@ from kubeplane.apiserver.authz import bootstrap_policy, reconcile_object
 from kubeplane.apiserver.authz.reconcile import CREATE, RECREATE
 from kubeplane.apiserver.registry.context import RequestContext
 from kubeplane.apiserver.registry.registry import Registry
+from kubeplane.component.waiting import wait_event
 from kubeplane.machinery import errors
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,22 @@ async def bootstrap(registry: Registry, advertise_address: str, port: int) -> No
     await _ensure(registry, "endpoints", "default", endpoints)
     await services.repair()  # type: ignore[attr-defined]
     await reconcile_rbac_policy(registry)
+
+
+# Upstream's bootstrap controller repairs the ClusterIP and NodePort ranges every 3 minutes.
+SERVICE_REPAIR_INTERVAL = 180.0
+
+
+async def repair_services_every(registry: Registry, interval: float, stop: asyncio.Event) -> None:
+    """Rebuild the Service ranges from the Services that exist, every ``interval`` seconds until
+    ``stop``: an address or port allocated by a replica that crashed before writing its Service is
+    freed on the second pass that finds it unused."""
+    services = registry.core("services")
+    while not await wait_event(stop, interval):
+        try:
+            await services.repair()  # type: ignore[attr-defined]
+        except Exception:  # etcd away for a moment: the next pass tries again
+            log.exception("repairing the Service ranges failed")
 
 
 _RBAC_RESOURCES = {"ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
