@@ -18,8 +18,13 @@ TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 def validate_labels(path: str, values: dict[str, str]) -> list[Cause]:
     causes: list[Cause] = []
     for k, v in values.items():
-        causes += f.invalid_all(path, k, names.qualified_name(k))
-        causes += f.invalid_all(path, v, names.label_value(v))
+        # The checks are remembered and nearly always pass: wrap messages only when there are some.
+        key_errors = names.qualified_name(k)
+        if key_errors:
+            causes += f.invalid_all(path, k, key_errors)
+        value_errors = names.label_value(v)
+        if value_errors:
+            causes += f.invalid_all(path, v, value_errors)
     return causes
 
 
@@ -28,7 +33,9 @@ def validate_annotations(path: str, values: dict[str, str]) -> list[Cause]:
     total = 0
     for k, v in values.items():
         # Annotation keys are checked case-insensitively, as upstream lowercases them first.
-        causes += f.invalid_all(path, k, names.qualified_name(k.lower()))
+        key_errors = names.qualified_name(k.lower())
+        if key_errors:
+            causes += f.invalid_all(path, k, key_errors)
         total += len(k.encode()) + len(v.encode())
     if total > TOTAL_ANNOTATION_SIZE_LIMIT:
         causes.append(f.too_long(path, TOTAL_ANNOTATION_SIZE_LIMIT))

@@ -47,7 +47,8 @@ def _remembered(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]
     def remembered(value: str) -> list[str]:
         if type(value) is not str:
             return check(value)
-        return list(answers(value))
+        answer = answers(value)
+        return list(answer) if answer else []  # [] is cheaper than list(()); most values pass
 
     return remembered
 
@@ -108,7 +109,8 @@ def env_var_name(value: str, relaxed: bool) -> list[str]:
     """Relaxed (1.34+): any printable ASCII but '='; before, a C-identifier-like name."""
     if type(value) is not str:
         return _env_var_name(value, relaxed)
-    return list(_env_var_name_remembered(value, relaxed))
+    answer = _env_var_name_remembered(value, relaxed)
+    return list(answer) if answer else []
 
 
 @functools.lru_cache(maxsize=4096)

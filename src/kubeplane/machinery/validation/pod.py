@@ -2,11 +2,19 @@
 
 ``pod_spec`` is shared by Pods and by every workload's pod template; callers pass the path prefix
 (``spec`` or ``spec.template.spec``) so causes name the field as upstream does.
+
+Every pod create (and every workload write) runs these rules on valid input, so they are written
+for the valid case: a field path is rendered only when a cause is reported, and an enum or name is
+checked in full only when it is not one of the accepted values. The answers, their order included,
+are those of the plain rules (``tests/unit/machinery/test_validation_fast_pod.py`` keeps them as
+its oracle).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from fractions import Fraction
+from typing import Any, TypeGuard
 
 from kubeplane.machinery.defaults._util import minor_at_least
 from kubeplane.machinery.errors import Cause
@@ -14,7 +22,7 @@ from kubeplane.machinery.objects import clone
 
 from . import field as f
 from . import meta, names, quantity
-from ._access import JSON, integer, lst, obj, objs, str_map, text
+from ._access import JSON, integer, lst, obj, str_map, text
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
@@ -35,6 +43,26 @@ VOLUME_SOURCES = (
     "photonPersistentDisk", "portworxVolume", "projected", "scaleIO", "storageos", "csi", "ephemeral",
     "image",
 )
+_VOLUME_SOURCE_RANK = {source: rank for rank, source in enumerate(VOLUME_SOURCES)}
+# Sources whose object must name what it mounts, and sources with a defaultMode, in upstream's order.
+_NAMED_VOLUME_SOURCES = (("secret", "secretName"), ("configMap", "name"), ("persistentVolumeClaim", "claimName"),
+                         ("hostPath", "path"))
+_MODE_VOLUME_SOURCES = ("secret", "configMap", "downwardAPI", "projected")
+# The part of those rules that applies to a volume with a single source.
+_SINGLE_SOURCE_RULES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
+    source: (tuple(pair for pair in _NAMED_VOLUME_SOURCES if pair[0] == source),
+             (source,) if source in _MODE_VOLUME_SOURCES else ())
+    for source in VOLUME_SOURCES
+}
+
+HTTP_SCHEMES = ("HTTP", "HTTPS")
+PROBES = (("livenessProbe", True), ("readinessProbe", False), ("startupProbe", True))
+PROBE_COUNTS = ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold",
+                "terminationGracePeriodSeconds")
+# Spec fields holding object names, with the format each must have.
+NAME_FIELDS = (("serviceAccountName", names.dns1123_subdomain), ("nodeName", names.dns1123_subdomain),
+               ("hostname", names.dns1123_label), ("subdomain", names.dns1123_label),
+               ("schedulerName", names.dns1123_subdomain), ("priorityClassName", names.dns1123_subdomain))
 
 UPDATABLE_FIELDS = ",".join((
     "`spec.containers[*].image`",
@@ -45,38 +73,55 @@ UPDATABLE_FIELDS = ",".join((
 ))
 
 
+def _is_int(value: Any) -> TypeGuard[int]:
+    """An integer as ``_access.integer`` reads one (JSON booleans are not integers)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _volumes(path: str, spec: JSON) -> tuple[list[Cause], set[str]]:
     causes: list[Cause] = []
     seen: set[str] = set()
-    for i, vol in objs(spec, "volumes"):
-        vol_path = f.index(path, i)
-        name = text(vol, "name")
-        if not name:
-            causes.append(f.required(f.child(vol_path, "name")))
+    for i, vol in enumerate(lst(spec, "volumes")):
+        if not isinstance(vol, dict):
+            continue
+        name = vol.get("name")
+        if not isinstance(name, str) or not name:
+            causes.append(f.required(f.child(f.index(path, i), "name")))
         else:
-            causes += f.invalid_all(f.child(vol_path, "name"), name, names.dns1123_label(name))
+            name_errors = names.dns1123_label(name)
+            if name_errors:
+                causes += f.invalid_all(f.child(f.index(path, i), "name"), name, name_errors)
             if name in seen:
-                causes.append(f.duplicate(f.child(vol_path, "name"), name))
+                causes.append(f.duplicate(f.child(f.index(path, i), "name"), name))
             seen.add(name)
-        sources = [s for s in VOLUME_SOURCES if vol.get(s) is not None]
+        # A volume has a handful of keys and there are 30 sources: look up its keys, not the sources.
+        sources = [k for k in vol if k in _VOLUME_SOURCE_RANK and vol[k] is not None]
+        if len(sources) > 1:
+            sources.sort(key=_VOLUME_SOURCE_RANK.__getitem__)
         if not sources:
-            causes.append(f.required(vol_path, "must specify a volume type"))
+            causes.append(f.required(f.index(path, i), "must specify a volume type"))
         elif len(sources) > 1:
-            causes.append(f.forbidden(f.child(vol_path, sources[1]), "may not specify more than 1 volume type"))
-        causes += _volume_source(vol_path, vol)
+            causes.append(f.forbidden(f.child(f.index(path, i), sources[1]),
+                                      "may not specify more than 1 volume type"))
+        if sources:
+            causes += _volume_source(path, i, vol, sources)
     return causes, seen
 
 
-def _volume_source(path: str, vol: JSON) -> list[Cause]:
+def _volume_source(volumes_path: str, i: int, vol: JSON, sources: list[str]) -> list[Cause]:
+    """``sources``: the volume's non-null sources; with one (any valid volume), only its rules apply."""
     causes: list[Cause] = []
-    for source, name_key in (("secret", "secretName"), ("configMap", "name"),
-                             ("persistentVolumeClaim", "claimName"), ("hostPath", "path")):
-        if isinstance(vol.get(source), dict) and not text(vol[source], name_key):
-            causes.append(f.required(f.child(path, source, name_key)))
-    for source in ("secret", "configMap", "downwardAPI", "projected"):
-        mode = integer(obj(vol, source), "defaultMode")
-        if mode is not None and not 0 <= mode <= 0o777:
-            causes.append(f.invalid(f.child(path, source, "defaultMode"), mode,
+    named, with_mode = (_SINGLE_SOURCE_RULES[sources[0]] if len(sources) == 1
+                        else (_NAMED_VOLUME_SOURCES, _MODE_VOLUME_SOURCES))
+    for source, name_key in named:
+        source_value = vol.get(source)
+        if isinstance(source_value, dict) and not text(source_value, name_key):
+            causes.append(f.required(f.child(f.index(volumes_path, i), source, name_key)))
+    for source in with_mode:
+        source_value = vol.get(source)
+        mode = source_value.get("defaultMode") if isinstance(source_value, dict) else None
+        if _is_int(mode) and not 0 <= mode <= 0o777:
+            causes.append(f.invalid(f.child(f.index(volumes_path, i), source, "defaultMode"), mode,
                                     "must be a number between 0 and 0777 (octal), both inclusive"))
     return causes
 
@@ -84,49 +129,61 @@ def _volume_source(path: str, vol: JSON) -> list[Cause]:
 def _ports(path: str, ctr: JSON) -> list[Cause]:
     causes: list[Cause] = []
     seen: set[str] = set()
-    for i, port in objs(ctr, "ports"):
-        port_path = f.index(path, i)
-        name = text(port, "name")
-        if name:
+    for i, port in enumerate(lst(ctr, "ports")):
+        if not isinstance(port, dict):
+            continue
+        name = port.get("name")
+        if isinstance(name, str) and name:
             name_errors = names.port_name(name)
-            causes += f.invalid_all(f.child(port_path, "name"), name, name_errors)
-            if not name_errors and name in seen:
-                causes.append(f.duplicate(f.child(port_path, "name"), name))
+            if name_errors:
+                causes += f.invalid_all(f.child(f.index(path, i), "name"), name, name_errors)
+            elif name in seen:
+                causes.append(f.duplicate(f.child(f.index(path, i), "name"), name))
             seen.add(name)
-        number = integer(port, "containerPort")
-        if not number:
-            causes.append(f.required(f.child(port_path, "containerPort")))
-        else:
-            causes += f.invalid_all(f.child(port_path, "containerPort"), number, names.port_number(number))
-        host_port = integer(port, "hostPort")
-        if host_port:
-            causes += f.invalid_all(f.child(port_path, "hostPort"), host_port, names.port_number(host_port))
-        causes += f.one_of(f.child(port_path, "protocol"), port.get("protocol"), PROTOCOLS)
+        number = port.get("containerPort")
+        if not _is_int(number) or not number:
+            causes.append(f.required(f.child(f.index(path, i), "containerPort")))
+        elif not 1 <= number <= 65535:
+            causes += f.invalid_all(f.child(f.index(path, i), "containerPort"), number, names.port_number(number))
+        host_port = port.get("hostPort")
+        if _is_int(host_port) and host_port and not 1 <= host_port <= 65535:
+            causes += f.invalid_all(f.child(f.index(path, i), "hostPort"), host_port, names.port_number(host_port))
+        protocol = port.get("protocol")
+        if protocol not in PROTOCOLS:
+            causes += f.one_of(f.child(f.index(path, i), "protocol"), protocol, PROTOCOLS)
     return causes
+
+
+@functools.lru_cache(maxsize=64)
+def _relaxed_env_names(minor: str) -> bool:
+    return minor_at_least(minor, (1, 34))  # RelaxedEnvironmentVariableValidation GA
 
 
 def _env(path: str, ctr: JSON, minor: str) -> list[Cause]:
     causes: list[Cause] = []
-    relaxed = minor_at_least(minor, (1, 34))  # RelaxedEnvironmentVariableValidation GA
-    for i, env in objs(ctr, "env"):
-        env_path = f.index(path, i)
-        name = text(env, "name")
-        if not name:
-            causes.append(f.required(f.child(env_path, "name")))
+    relaxed = _relaxed_env_names(minor)
+    for i, env in enumerate(lst(ctr, "env")):
+        if not isinstance(env, dict):
+            continue
+        name = env.get("name")
+        if not isinstance(name, str) or not name:
+            causes.append(f.required(f.child(f.index(path, i), "name")))
         else:
-            causes += f.invalid_all(f.child(env_path, "name"), name, names.env_var_name(name, relaxed))
+            name_errors = names.env_var_name(name, relaxed)
+            if name_errors:
+                causes += f.invalid_all(f.child(f.index(path, i), "name"), name, name_errors)
         value_from = env.get("valueFrom")
         if isinstance(value_from, dict):
             if text(env, "value"):
-                causes.append(f.invalid(f.child(env_path, "valueFrom"), "",
+                causes.append(f.invalid(f.child(f.index(path, i), "valueFrom"), "",
                                         "may not be specified when `value` is not empty"))
             sources = [k for k, v in value_from.items() if v is not None]
             if not sources:
-                causes.append(f.invalid(f.child(env_path, "valueFrom"), "",
+                causes.append(f.invalid(f.child(f.index(path, i), "valueFrom"), "",
                                         "must specify one of: `fieldRef`, `resourceFieldRef`, "
                                         "`configMapKeyRef` or `secretKeyRef`"))
             elif len(sources) > 1:
-                causes.append(f.invalid(f.child(env_path, "valueFrom"), "",
+                causes.append(f.invalid(f.child(f.index(path, i), "valueFrom"), "",
                                         "may not have more than one field specified at a time"))
     return causes
 
@@ -134,18 +191,19 @@ def _env(path: str, ctr: JSON, minor: str) -> list[Cause]:
 def _volume_mounts(path: str, ctr: JSON, volumes: set[str]) -> list[Cause]:
     causes: list[Cause] = []
     mount_points: set[str] = set()
-    for i, mount in objs(ctr, "volumeMounts"):
-        mount_path = f.index(path, i)
-        name = text(mount, "name")
-        if not name:
-            causes.append(f.required(f.child(mount_path, "name")))
+    for i, mount in enumerate(lst(ctr, "volumeMounts")):
+        if not isinstance(mount, dict):
+            continue
+        name = mount.get("name")
+        if not isinstance(name, str) or not name:
+            causes.append(f.required(f.child(f.index(path, i), "name")))
         elif name not in volumes:
-            causes.append(f.not_found(f.child(mount_path, "name"), name))
+            causes.append(f.not_found(f.child(f.index(path, i), "name"), name))
         target = text(mount, "mountPath")
         if not target:
-            causes.append(f.required(f.child(mount_path, "mountPath")))
+            causes.append(f.required(f.child(f.index(path, i), "mountPath")))
         elif target in mount_points:
-            causes.append(f.invalid(f.child(mount_path, "mountPath"), target, "must be unique"))
+            causes.append(f.invalid(f.child(f.index(path, i), "mountPath"), target, "must be unique"))
         mount_points.add(target)
     return causes
 
@@ -154,34 +212,56 @@ def _resources(path: str, ctr: JSON) -> list[Cause]:
     resources = obj(ctr, "resources")
     causes: list[Cause] = []
     limits, requests = obj(resources, "limits"), obj(resources, "requests")
-    for part, values in (("limits", limits), ("requests", requests)):
+    parsed_limits: dict[str, Fraction | None] = {}
+    parsed_requests: dict[str, Fraction | None] = {}
+    for part, values, parsed_values in (("limits", limits, parsed_limits), ("requests", requests, parsed_requests)):
         for name, value in values.items():
-            parsed = quantity.parse(value)
-            if parsed is not None and parsed < 0:
+            parsed = parsed_values[name] = quantity.parse(value)
+            # A Fraction keeps its sign in the numerator: no Fraction comparison needed.
+            if parsed is not None and parsed.numerator < 0:
                 causes.append(f.invalid(f.key(f.child(path, part), name), str(value),
                                         "must be greater than or equal to 0"))
     for name, request in requests.items():
-        req_value, limit_value = quantity.parse(request), quantity.parse(limits.get(name))
-        if req_value is not None and limit_value is not None and req_value > limit_value:
+        req_value, limit_value = parsed_requests[name], parsed_limits.get(name)  # absent: quantity.parse(None)
+        # req > limit, cross-multiplied (denominators are positive) to skip Fraction's generic compare.
+        if (req_value is not None and limit_value is not None
+                and req_value.numerator * limit_value.denominator > limit_value.numerator * req_value.denominator):
             causes.append(f.invalid(f.key(f.child(path, "requests"), name), str(request),
                                     f"must be less than or equal to {name} limit of {limits[name]}"))
     return causes
 
 
-def _handler(path: str, holder: JSON, handler_names: tuple[str, ...]) -> list[Cause]:
+def _handler(base: str, at: tuple[str, ...], holder: JSON, handler_names: tuple[str, ...]) -> list[Cause]:
+    """The handler at ``base`` + ``at`` (its path is rendered only for an error)."""
     present = [h for h in handler_names if holder.get(h) is not None]
     if not present:
-        return [f.required(path, "must specify a handler type")]
+        return [f.required(f.child(base, *at), "must specify a handler type")]
     if len(present) > 1:
-        return [f.forbidden(f.child(path, present[1]), "may not specify more than 1 handler type")]
-    http_get = obj(holder, "httpGet")
+        return [f.forbidden(f.child(base, *at, present[1]), "may not specify more than 1 handler type")]
     causes: list[Cause] = []
-    if http_get:
-        causes += f.one_of(f.child(path, "httpGet", "scheme"), http_get.get("scheme"), ("HTTP", "HTTPS"))
+    http_get = holder.get("httpGet")
+    if isinstance(http_get, dict) and http_get:
+        scheme = http_get.get("scheme")
+        if scheme not in HTTP_SCHEMES:
+            causes += f.one_of(f.child(base, *at, "httpGet", "scheme"), scheme, HTTP_SCHEMES)
     for action in ("httpGet", "tcpSocket"):
-        if isinstance(holder.get(action), dict):
-            causes += port_reference(f.child(path, action, "port"), holder[action].get("port"))
+        action_value = holder.get(action)
+        if isinstance(action_value, dict):
+            port = action_value.get("port")
+            if not _valid_port_reference(port):
+                causes += port_reference(f.child(base, *at, action, "port"), port)
     return causes
+
+
+def _valid_port_reference(port: Any) -> bool:
+    """True exactly when ``port_reference`` would report nothing."""
+    if isinstance(port, bool) or port is None:
+        return False
+    if isinstance(port, int):
+        return 1 <= port <= 65535
+    if isinstance(port, str):
+        return not names.port_name(port)
+    return True
 
 
 def port_reference(path: str, port: Any) -> list[Cause]:
@@ -195,44 +275,56 @@ def port_reference(path: str, port: Any) -> list[Cause]:
     return []
 
 
-def _probe(path: str, probe: JSON, single_success: bool) -> list[Cause]:
-    causes = _handler(path, probe, PROBE_HANDLERS)
-    for key in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold",
-                "failureThreshold", "terminationGracePeriodSeconds"):
-        causes += f.nonnegative(f.child(path, key), probe.get(key))
-    success = integer(probe, "successThreshold")
-    if single_success and success is not None and success != 1:
-        causes.append(f.invalid(f.child(path, "successThreshold"), success, "must be 1"))
+def _probe(ctr_path: str, probe_key: str, probe: JSON, single_success: bool) -> list[Cause]:
+    causes = _handler(ctr_path, (probe_key,), probe, PROBE_HANDLERS)
+    for key in PROBE_COUNTS:
+        value = probe.get(key)
+        if isinstance(value, int) and value < 0:  # never a bool: False/True are 0/1
+            causes += f.nonnegative(f.child(ctr_path, probe_key, key), value)
+    success = probe.get("successThreshold")
+    if single_success and _is_int(success) and success != 1:
+        causes.append(f.invalid(f.child(ctr_path, probe_key, "successThreshold"), success, "must be 1"))
     return causes
 
 
 def _container(path: str, ctr: JSON, volumes: set[str], minor: str) -> list[Cause]:
     causes: list[Cause] = []
-    name = text(ctr, "name")
-    if not name:
+    name = ctr.get("name")
+    if not isinstance(name, str) or not name:
         causes.append(f.required(f.child(path, "name")))
     else:
-        causes += f.invalid_all(f.child(path, "name"), name, names.dns1123_label(name))
-    image = text(ctr, "image")
-    if not image:
+        name_errors = names.dns1123_label(name)
+        if name_errors:
+            causes += f.invalid_all(f.child(path, "name"), name, name_errors)
+    image = ctr.get("image")
+    if not isinstance(image, str) or not image:
         causes.append(f.required(f.child(path, "image")))
     elif image != image.strip():
         causes.append(f.invalid(f.child(path, "image"), image, "must not have leading or trailing whitespace"))
-    causes += f.one_of(f.child(path, "imagePullPolicy"), ctr.get("imagePullPolicy"), PULL_POLICIES)
-    causes += f.one_of(f.child(path, "terminationMessagePolicy"), ctr.get("terminationMessagePolicy"),
-                       TERMINATION_MESSAGE_POLICIES)
-    causes += _ports(f.child(path, "ports"), ctr)
-    causes += _env(f.child(path, "env"), ctr, minor)
-    causes += _volume_mounts(f.child(path, "volumeMounts"), ctr, volumes)
-    causes += _resources(f.child(path, "resources"), ctr)
-    for probe_key, single_success in (("livenessProbe", True), ("readinessProbe", False), ("startupProbe", True)):
+    pull_policy = ctr.get("imagePullPolicy")
+    if pull_policy not in PULL_POLICIES:
+        causes += f.one_of(f.child(path, "imagePullPolicy"), pull_policy, PULL_POLICIES)
+    message_policy = ctr.get("terminationMessagePolicy")
+    if message_policy not in TERMINATION_MESSAGE_POLICIES:
+        causes += f.one_of(f.child(path, "terminationMessagePolicy"), message_policy, TERMINATION_MESSAGE_POLICIES)
+    if "ports" in ctr:
+        causes += _ports(f.child(path, "ports"), ctr)
+    if "env" in ctr:
+        causes += _env(f.child(path, "env"), ctr, minor)
+    if "volumeMounts" in ctr:
+        causes += _volume_mounts(f.child(path, "volumeMounts"), ctr, volumes)
+    if "resources" in ctr:
+        causes += _resources(f.child(path, "resources"), ctr)
+    for probe_key, single_success in PROBES:
         probe = ctr.get(probe_key)
         if isinstance(probe, dict):
-            causes += _probe(f.child(path, probe_key), probe, single_success)
-    lifecycle = obj(ctr, "lifecycle")
-    for hook in ("postStart", "preStop"):
-        if isinstance(lifecycle.get(hook), dict):
-            causes += _handler(f.child(path, "lifecycle", hook), lifecycle[hook], LIFECYCLE_HANDLERS)
+            causes += _probe(path, probe_key, probe, single_success)
+    lifecycle = ctr.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        for hook in ("postStart", "preStop"):
+            hook_value = lifecycle.get(hook)
+            if isinstance(hook_value, dict):
+                causes += _handler(path, ("lifecycle", hook), hook_value, LIFECYCLE_HANDLERS)
     return causes
 
 
@@ -249,8 +341,14 @@ def _containers(path: str, spec: JSON, volumes: set[str], minor: str) -> list[Ca
     seen: set[str] = set()
     # Ephemeral containers have their own rules (ephemeral.py), checked when they are added.
     for key in ("initContainers", "containers"):
-        for i, ctr in objs(spec, key):
-            ctr_path = f.index(f.child(path, key), i)
+        containers = lst(spec, key)
+        if not containers:
+            continue
+        list_path = f.child(path, key)
+        for i, ctr in enumerate(containers):
+            if not isinstance(ctr, dict):
+                continue
+            ctr_path = f.index(list_path, i)
             causes += _container(ctr_path, ctr, volumes, minor)
             if key == "initContainers" and ctr.get("restartPolicy") != "Always":
                 causes += _init_container_hooks(ctr_path, ctr)
@@ -263,46 +361,57 @@ def _containers(path: str, spec: JSON, volumes: set[str], minor: str) -> list[Ca
 
 def _tolerations(path: str, spec: JSON) -> list[Cause]:
     causes: list[Cause] = []
-    for i, toleration in objs(spec, "tolerations"):
-        tol_path = f.index(path, i)
+    for i, toleration in enumerate(lst(spec, "tolerations")):
+        if not isinstance(toleration, dict):
+            continue
         key = text(toleration, "key")
         if key:
-            causes += f.invalid_all(f.child(tol_path, "key"), key, names.qualified_name(key))
+            key_errors = names.qualified_name(key)
+            if key_errors:
+                causes += f.invalid_all(f.child(f.index(path, i), "key"), key, key_errors)
         operator = text(toleration, "operator")
-        causes += f.one_of(f.child(tol_path, "operator"), operator, TOLERATION_OPERATORS, required_when_empty=False)
+        if operator and operator not in TOLERATION_OPERATORS:
+            causes += f.one_of(f.child(f.index(path, i), "operator"), operator, TOLERATION_OPERATORS,
+                               required_when_empty=False)
         if operator == "Exists" and text(toleration, "value"):
-            causes.append(f.invalid(f.child(tol_path, "operator"), toleration["value"],
+            causes.append(f.invalid(f.child(f.index(path, i), "operator"), toleration["value"],
                                     "value must be empty when `operator` is 'Exists'"))
         if not key and operator != "Exists":
-            causes.append(f.invalid(f.child(tol_path, "operator"), operator,
+            causes.append(f.invalid(f.child(f.index(path, i), "operator"), operator,
                                     "operator must be Exists when `key` is empty, which means \"match all values "
                                     "and all keys\""))
-        causes += f.one_of(f.child(tol_path, "effect"), toleration.get("effect"), TAINT_EFFECTS,
-                           required_when_empty=False)
+        effect = toleration.get("effect")
+        if effect not in TAINT_EFFECTS:
+            causes += f.one_of(f.child(f.index(path, i), "effect"), effect, TAINT_EFFECTS, required_when_empty=False)
     return causes
 
 
 def pod_spec(path: str, spec: JSON, minor: str) -> list[Cause]:
     volume_causes, volumes = _volumes(f.child(path, "volumes"), spec)
     causes = volume_causes + _containers(path, spec, volumes, minor)
-    causes += f.one_of(f.child(path, "restartPolicy"), spec.get("restartPolicy"), RESTART_POLICIES)
+    restart_policy = spec.get("restartPolicy")
+    if restart_policy not in RESTART_POLICIES:
+        causes += f.one_of(f.child(path, "restartPolicy"), restart_policy, RESTART_POLICIES)
     dns_policy = spec.get("dnsPolicy")
-    causes += f.one_of(f.child(path, "dnsPolicy"), dns_policy, DNS_POLICIES)
+    if dns_policy not in DNS_POLICIES:
+        causes += f.one_of(f.child(path, "dnsPolicy"), dns_policy, DNS_POLICIES)
     if dns_policy == "None" and not isinstance(spec.get("dnsConfig"), dict):
         causes.append(f.required(f.child(path, "dnsConfig"), "must provide `dnsConfig` when `dnsPolicy` is None"))
-    causes += meta.validate_labels(f.child(path, "nodeSelector"), str_map(spec, "nodeSelector"))
-    for key, check in (("serviceAccountName", names.dns1123_subdomain), ("nodeName", names.dns1123_subdomain),
-                       ("hostname", names.dns1123_label), ("subdomain", names.dns1123_label),
-                       ("schedulerName", names.dns1123_subdomain),
-                       ("priorityClassName", names.dns1123_subdomain)):
-        value = text(spec, key)
-        if value:
-            causes += f.invalid_all(f.child(path, key), value, check(value))
-    deadline = integer(spec, "activeDeadlineSeconds")
-    if deadline is not None and not 1 <= deadline <= MAX_INT32:
+    node_selector = spec.get("nodeSelector")
+    if isinstance(node_selector, dict) and node_selector:
+        causes += meta.validate_labels(f.child(path, "nodeSelector"), str_map(spec, "nodeSelector"))
+    for key, check in NAME_FIELDS:
+        value = spec.get(key)
+        if isinstance(value, str) and value:
+            name_errors = check(value)
+            if name_errors:
+                causes += f.invalid_all(f.child(path, key), value, name_errors)
+    deadline = spec.get("activeDeadlineSeconds")
+    if _is_int(deadline) and not 1 <= deadline <= MAX_INT32:
         causes.append(f.invalid(f.child(path, "activeDeadlineSeconds"), deadline,
                                 f"must be between 1 and {MAX_INT32}, inclusive"))
-    causes += _tolerations(f.child(path, "tolerations"), spec)
+    if "tolerations" in spec:
+        causes += _tolerations(f.child(path, "tolerations"), spec)
     return causes
 
 

@@ -24,13 +24,13 @@ _DECIMAL = {"n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1
 
 def parse(value: Any) -> Fraction | None:
     """The quantity's value, or None when it is not a valid quantity (string or JSON number)."""
+    if isinstance(value, str):  # the usual case first: quantities are nearly always strings
+        return _parse_text(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         return Fraction(value)
-    if not isinstance(value, str):
-        return None
-    return _parse_text(value)
+    return None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -8,8 +8,8 @@ cause so a bad body is reported, never crashes a validator. Unknown fields are c
 Every write runs this walk over the whole object, so each schema node is compiled once into a
 ``_Check`` (its types, properties, required fields and free-form-ness read out of the schema dict)
 and the walk only runs those. A value whose exact JSON type alone proves it valid (a string where
-a string is expected, null anywhere) is skipped without building its field path: paths are
-rendered only for containers that are walked into and for errors.
+a string is expected, null anywhere) is skipped without a look, and field paths travel as
+(parent, segment) links that are rendered to text only when something is reported.
 """
 
 from __future__ import annotations
@@ -59,8 +59,21 @@ def _matches(value: Any, type_name: str) -> bool:
     return isinstance(value, _PY_TYPES.get(type_name, (object,)))
 
 
-def _child_path(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+# A field path as the walk carries it: "" at the root, else (parent, field name or list index or
+# map key, whether it prints in brackets). Rendered to text only for a report, which is rare: most
+# objects are valid, and joining strings at every level was a large share of the walk.
+Path = str | tuple[Any, str | int, bool]
+
+
+def render(path: Path) -> str:
+    """``spec.containers[0].name``, ``metadata.labels[app]``: upstream's spelling of a path."""
+    if isinstance(path, str):
+        return path
+    parent, segment, bracketed = path
+    base = render(parent)
+    if bracketed:
+        return f"{base}[{segment}]"
+    return f"{base}.{segment}" if base else str(segment)
 
 
 class _Check:
@@ -72,7 +85,7 @@ class _Check:
     def __init__(self, trivially_valid: frozenset[type]) -> None:
         self.trivially_valid = trivially_valid
 
-    def check(self, value: Any, path: str, report: SchemaReport) -> None:
+    def check(self, value: Any, path: Path, report: SchemaReport) -> None:
         raise NotImplementedError
 
 
@@ -82,7 +95,7 @@ class _Anything(_Check):
     def __init__(self) -> None:
         super().__init__(frozenset({_NONE, str, int, float, bool, dict, list}))
 
-    def check(self, value: Any, path: str, report: SchemaReport) -> None:
+    def check(self, value: Any, path: Path, report: SchemaReport) -> None:
         return
 
 
@@ -93,18 +106,18 @@ class _QuantityCheck(_Check):
     def __init__(self) -> None:
         super().__init__(frozenset({_NONE}))
 
-    def check(self, value: Any, path: str, report: SchemaReport) -> None:
+    def check(self, value: Any, path: Path, report: SchemaReport) -> None:
         if value is not None and not quantity.is_valid(value):
-            report.type_errors.append(f.invalid(path, value, quantity.QUANTITY_FORMAT_MSG))
+            report.type_errors.append(f.invalid(render(path), value, quantity.QUANTITY_FORMAT_MSG))
 
 
 class _IntOrStringCheck(_Check):
     def __init__(self) -> None:
         super().__init__(frozenset({_NONE, int, str}))
 
-    def check(self, value: Any, path: str, report: SchemaReport) -> None:
+    def check(self, value: Any, path: Path, report: SchemaReport) -> None:
         if value is not None and not (_matches(value, "integer") or isinstance(value, str)):
-            report.type_errors.append(f.type_invalid(path, value, "must be an integer or a string"))
+            report.type_errors.append(f.type_invalid(render(path), value, "must be an integer or a string"))
 
 
 class _NodeCheck(_Check):
@@ -118,6 +131,7 @@ class _NodeCheck(_Check):
         "_props",
         "_props_raw",
         "_ready",
+        "accepted_exact",
         "expected",
         "extra",
         "free_form",
@@ -140,6 +154,11 @@ class _NodeCheck(_Check):
         self.types = types
         self.python_types = tuple({t for name in types for t in _PY_TYPES.get(name, (object,))})
         self.rejects_bool = "boolean" not in types
+        # The exact JSON value types that pass the type check (the usual case, decided by one
+        # set lookup); other types, subclasses included, take the isinstance path.
+        self.accepted_exact = frozenset(
+            t for t in (dict, list, str, int, float, bool)
+            if not types or (isinstance(t(), self.python_types) and not (self.rejects_bool and t is bool)))
         self.expected = f"must be of type {' or '.join(sorted(types))}"
         self.in_status = in_status
         self.is_root = is_root
@@ -168,45 +187,46 @@ class _NodeCheck(_Check):
         self._items = compile_(self._items_raw, self.in_status)
         self._ready = True
 
-    def check(self, value: Any, path: str, report: SchemaReport) -> None:
+    def check(self, value: Any, path: Path, report: SchemaReport) -> None:
         if value is None:
             return
-        if self.types and (not isinstance(value, self.python_types) or (self.rejects_bool and isinstance(value, bool))):
-            report.type_errors.append(f.type_invalid(path, value, self.expected))
+        value_type = type(value)
+        if value_type not in self.accepted_exact and self.types and (
+                not isinstance(value, self.python_types) or (self.rejects_bool and isinstance(value, bool))):
+            report.type_errors.append(f.type_invalid(render(path), value, self.expected))
             return
         if not self._ready:
             self._children()
-        if isinstance(value, dict):
-            self._object(value, path, report)
+        if value_type is dict or isinstance(value, dict):
+            # The object walk is inlined here: most checked values are objects, and a second call
+            # per object is a measurable share of the whole walk.
+            if self.free_form:
+                return  # free-form object (RawExtension, JSON): anything goes
+            props = self._props
+            extra = self.extra
+            for name, element in value.items():
+                child = props.get(name)
+                if child is not None:
+                    if type(element) not in child.trivially_valid:
+                        child.check(element, (path, name, False), report)
+                elif extra is not None:
+                    # Map entries print as path[key], as upstream does.
+                    if type(element) not in extra.trivially_valid:
+                        extra.check(element, (path, name, True), report)
+                elif not self.keeps_unknown:
+                    report.unknown.append(render((path, name, False)))
+            if self.in_status:
+                return  # status is written by controllers; upstream does not require its fields
+            for name in self.required:
+                if value.get(name) is None:
+                    report.missing.append(f.required(render((path, name, False))))
         elif isinstance(value, list):
             items = self._items
             assert items is not None
             trivially_valid = items.trivially_valid
             for i, element in enumerate(value):
                 if type(element) not in trivially_valid:
-                    items.check(element, f"{path}[{i}]", report)
-
-    def _object(self, value: JSON, path: str, report: SchemaReport) -> None:
-        if self.free_form:
-            return  # free-form object (RawExtension, JSON): anything goes
-        props = self._props
-        extra = self.extra
-        for name, element in value.items():
-            child = props.get(name)
-            if child is not None:
-                if type(element) not in child.trivially_valid:
-                    child.check(element, _child_path(path, name), report)
-            elif extra is not None:
-                # Map entries print as path[key], as upstream does.
-                if type(element) not in extra.trivially_valid:
-                    extra.check(element, f"{path}[{name}]", report)
-            elif not self.keeps_unknown:
-                report.unknown.append(_child_path(path, name))
-        if self.in_status:
-            return  # status is written by controllers; upstream does not require its fields
-        for name in self.required:
-            if value.get(name) is None:
-                report.missing.append(f.required(_child_path(path, name)))
+                    items.check(element, (path, i, True), report)
 
 
 class _Compiler:
