@@ -95,15 +95,32 @@ def test_bad_names_get_422_invalid(apiserver, namespace, name):
     assert body["details"]["causes"][0]["field"] == "metadata.name"
 
 
-def test_wrong_typed_fields_get_a_4xx(apiserver, namespace):
+def test_wrong_typed_fields_are_upstreams_decoding_error(apiserver, namespace):
+    """A create or update body is decoded into typed structs upstream: a wrongly typed value is a 400
+    worded by Go's JSON decoder, nothing stored. A patch that produces one gets a 422 (Invalid)."""
+    collection = f"/apis/apps/v1/namespaces/{namespace}/deployments"
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "typed"},
                   "spec": {"replicas": "three", "selector": {"matchLabels": {"a": "b"}},
                            "template": {"metadata": {"labels": {"a": "b"}},
                                         "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
-    status, body, _ = apiserver.request("POST", f"/apis/apps/v1/namespaces/{namespace}/deployments", deployment)
-    assert 400 <= status < 500, body
-    status, _, _ = apiserver.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/typed")
-    assert status == 404
+    expected = ('Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string '
+                'into Go struct field DeploymentSpec.spec.replicas of type int32')
+    status, body, _ = apiserver.request("POST", collection, deployment)
+    _assert_status(body, 400, "BadRequest")
+    assert body["message"] == expected
+    assert apiserver.request("GET", f"{collection}/typed")[0] == 404
+    deployment["spec"]["replicas"] = 1
+    status, created, _ = apiserver.request("POST", collection, deployment)
+    assert status == 201, created
+    created["spec"]["replicas"] = "three"
+    status, body, _ = apiserver.request("PUT", f"{collection}/typed", created)
+    _assert_status(body, 400, "BadRequest")
+    assert body["message"] == expected
+    status, body, _ = apiserver.request("PATCH", f"{collection}/typed", {"spec": {"replicas": "three"}},
+                                        "application/merge-patch+json")
+    _assert_status(body, 422, "Invalid")
+    status, stored, _ = apiserver.request("GET", f"{collection}/typed")
+    assert stored["spec"]["replicas"] == 1
 
 
 def test_protobuf_only_accept_gets_406_and_unknown_paths_404(apiserver):

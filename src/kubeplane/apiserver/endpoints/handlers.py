@@ -156,12 +156,14 @@ class ResourceHandler:
     async def create(self, ctx: RequestContext, body: Any, rep: Representation,
                      query: Mapping[str, str]) -> Response:
         obj = self.decode_object(ctx, body)
+        ctx.typed_body = True
         created = await self.store.create(ctx, obj)
         return Response(201, self.shape_one(created, rep, query), ctx.warnings)
 
     async def update(self, ctx: RequestContext, name: str, body: Any, rep: Representation,
                      query: Mapping[str, str], strategy: Strategy | None = None) -> Response:
         obj = self.decode_object(ctx, body)
+        ctx.typed_body = True
 
         async def produce(current: JSON | None) -> JSON:
             return clone(obj)

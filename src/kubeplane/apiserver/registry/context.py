@@ -32,3 +32,7 @@ class RequestContext:
     delete_admitted: bool = False
     # Annotations admission adds to this request's audit event (PodSecurity's audit-violations, ...).
     audit_annotations: dict[str, str] = field(default_factory=dict)
+    # The object written is a create or update request's body, which upstream decodes into typed
+    # structs before anything else: a value of the wrong JSON type is then a 400 decoding error,
+    # not the 422 a patched or internally built object gets.
+    typed_body: bool = False

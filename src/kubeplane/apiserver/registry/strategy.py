@@ -59,7 +59,8 @@ class Strategy:
         defaults.apply(self.info.group, self.info.version, self.info.kind, obj, self.minor)
 
     def validate(self, ctx: RequestContext, obj: JSON) -> list[Cause]:
-        return validation.validate_create(self.info.group, self.info.version, self.info.kind, obj, self.minor)
+        return validation.validate_create(self.info.group, self.info.version, self.info.kind, obj, self.minor,
+                                          typed_body=ctx.typed_body)
 
     # -- update ---------------------------------------------------------------------------------
     def prepare_for_update(self, ctx: RequestContext, new: JSON, old: JSON) -> None:
@@ -74,7 +75,7 @@ class Strategy:
 
     def validate_update(self, ctx: RequestContext, new: JSON, old: JSON) -> list[Cause]:
         return validation.validate_update(self.info.group, self.info.version, self.info.kind, new, old,
-                                          self.minor)
+                                          self.minor, typed_body=ctx.typed_body)
 
     # -- delete ---------------------------------------------------------------------------------
     def grace_period(self, obj: JSON, requested: int | None) -> int:

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubeplane.machinery import errors
 from kubeplane.machinery.errors import Cause
 from kubeplane.machinery.schema import schemas
 
-from . import ephemeral, field, meta, schema_check
+from . import ephemeral, field, go_decode, meta, schema_check
 from .registry import KindRules, rules_for
 
 __all__ = ["strict_decoding_message", "unknown_fields", "validate_create", "validate_ephemeral_containers_update",
@@ -47,10 +48,25 @@ def _with_schema_required(missing: list[Cause], rules: KindRules, kind_causes: l
     return [c for c in missing if c.field not in reported and c.field not in rules.schema_optional] + kind_causes
 
 
-def validate_create(group: str, version: str, kind: str, obj: dict[str, Any], minor: str = "1.35") -> list[Cause]:
+def _type_errors(report: schema_check.SchemaReport, group: str, version: str, kind: str, minor: str,
+                 typed_body: bool) -> list[Cause]:
+    """The schema's type errors as causes (a 422) or, for a body upstream decodes into typed structs
+    (``typed_body``: a create or update request), raised as upstream's 400 decoding error."""
+    if typed_body and report.first_type_error is not None:
+        kind_schemas = schemas(minor)
+        root = kind_schemas.definition_name_for(group, version, kind)
+        path, value = report.first_type_error
+        text = root and go_decode.message(kind_schemas, kind, version, root, schema_check.segments(path), value)
+        if text:
+            raise errors.bad_request(text)
+    return field.dedupe(report.type_errors)
+
+
+def validate_create(group: str, version: str, kind: str, obj: dict[str, Any], minor: str = "1.35",
+                    typed_body: bool = False) -> list[Cause]:
     report = _schema_report(group, version, kind, obj, minor)
     if report.type_errors:
-        return field.dedupe(report.type_errors)
+        return _type_errors(report, group, version, kind, minor, typed_body)
     rules = rules_for(group, kind)
     causes = meta.validate(obj, rules.name_check, rules.namespaced)
     causes += _with_schema_required(report.missing, rules, rules.create(obj, minor))
@@ -58,10 +74,10 @@ def validate_create(group: str, version: str, kind: str, obj: dict[str, Any], mi
 
 
 def validate_update(group: str, version: str, kind: str, new: dict[str, Any], old: dict[str, Any],
-                    minor: str = "1.35") -> list[Cause]:
+                    minor: str = "1.35", typed_body: bool = False) -> list[Cause]:
     report = _schema_report(group, version, kind, new, minor)
     if report.type_errors:
-        return field.dedupe(report.type_errors)
+        return _type_errors(report, group, version, kind, minor, typed_body)
     rules = rules_for(group, kind)
     causes = meta.validate_update(new, old)
     if rules.revalidate_on_update:

@@ -46,11 +46,25 @@ _NONE = type(None)
 _ANY_SCALAR = frozenset({_NONE, str, int, float, bool})
 
 
+# A field path as the walk carries it: "" at the root, else (parent, field name or list index or
+# map key, whether it prints in brackets). Rendered to text only for a report, which is rare: most
+# objects are valid, and joining strings at every level was a large share of the walk.
+Path = str | tuple[Any, str | int, bool]
+
+
 @dataclass
 class SchemaReport:
     type_errors: list[Cause] = field(default_factory=list)
     missing: list[Cause] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    # Where the first type error is, as a path link, and the value there: in document order, as a
+    # Go decoder meets it (``go_decode`` words upstream's 400 from it).
+    first_type_error: tuple[Path, Any] | None = None
+
+    def type_error(self, path: Path, value: Any, cause: Cause) -> None:
+        if self.first_type_error is None:
+            self.first_type_error = (path, value)
+        self.type_errors.append(cause)
 
 
 def _matches(value: Any, type_name: str) -> bool:
@@ -59,10 +73,14 @@ def _matches(value: Any, type_name: str) -> bool:
     return isinstance(value, _PY_TYPES.get(type_name, (object,)))
 
 
-# A field path as the walk carries it: "" at the root, else (parent, field name or list index or
-# map key, whether it prints in brackets). Rendered to text only for a report, which is rare: most
-# objects are valid, and joining strings at every level was a large share of the walk.
-Path = str | tuple[Any, str | int, bool]
+def segments(path: Path) -> list[tuple[str | int, bool]]:
+    """The path's segments from the root: (field name, False) or (list index or map key, True)."""
+    out: list[tuple[str | int, bool]] = []
+    while not isinstance(path, str):
+        path, segment, bracketed = path
+        out.append((segment, bracketed))
+    out.reverse()
+    return out
 
 
 def render(path: Path) -> str:
@@ -108,7 +126,7 @@ class _QuantityCheck(_Check):
 
     def check(self, value: Any, path: Path, report: SchemaReport) -> None:
         if value is not None and not quantity.is_valid(value):
-            report.type_errors.append(f.invalid(render(path), value, quantity.QUANTITY_FORMAT_MSG))
+            report.type_error(path, value, f.invalid(render(path), value, quantity.QUANTITY_FORMAT_MSG))
 
 
 class _IntOrStringCheck(_Check):
@@ -117,7 +135,7 @@ class _IntOrStringCheck(_Check):
 
     def check(self, value: Any, path: Path, report: SchemaReport) -> None:
         if value is not None and not (_matches(value, "integer") or isinstance(value, str)):
-            report.type_errors.append(f.type_invalid(render(path), value, "must be an integer or a string"))
+            report.type_error(path, value, f.type_invalid(render(path), value, "must be an integer or a string"))
 
 
 class _NodeCheck(_Check):
@@ -193,7 +211,7 @@ class _NodeCheck(_Check):
         value_type = type(value)
         if value_type not in self.accepted_exact and self.types and (
                 not isinstance(value, self.python_types) or (self.rejects_bool and isinstance(value, bool))):
-            report.type_errors.append(f.type_invalid(render(path), value, self.expected))
+            report.type_error(path, value, f.type_invalid(render(path), value, self.expected))
             return
         if not self._ready:
             self._children()
