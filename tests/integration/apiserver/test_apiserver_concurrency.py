@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from kubeplane.storage.etcd3.etcd_kv import EtcdKV
+
 pytestmark = pytest.mark.integration
 
 
@@ -78,6 +80,31 @@ async def _collect(client: Client, path: str, until_name: str, sink: list[dict[s
                 return
 
 
+async def _etcd_history(apiserver: Any, namespace: str, after: int) -> list[tuple[str, str, int]]:
+    """etcd's record of the namespace's ConfigMap keys after revision ``after``, as watch events
+    would name them, read by a raw etcd watch replaying history up to the "end" marker's deletion."""
+    prefix = f"{apiserver.etcd_prefix}/configmaps/{namespace}/"
+    kv = EtcdKV(apiserver.etcd_url)
+    history: list[tuple[str, str, int]] = []
+    try:
+        watch = await kv.watch(prefix, prefix[:-1] + "0", after + 1, progress_notify=False)
+        try:
+            async with asyncio.timeout(30):
+                async for batch in watch:
+                    for event in batch.events:
+                        name = event.kv.key[len(prefix):]
+                        kind = "DELETED" if event.deleted else (
+                            "ADDED" if event.kv.create_revision == event.kv.mod_revision else "MODIFIED")
+                        history.append((kind, name, event.kv.mod_revision))
+                        if (kind, name) == ("DELETED", "end"):
+                            return history
+        finally:
+            await watch.close()
+    finally:
+        await kv.close()
+    return history
+
+
 async def test_watches_are_ordered_and_gap_free_under_concurrent_writes(apiserver, namespace):
     client = Client(apiserver.url, apiserver.ssl_context())
     base = f"/api/v1/namespaces/{namespace}/configmaps"
@@ -142,5 +169,8 @@ async def test_watches_are_ordered_and_gap_free_under_concurrent_writes(apiserve
         assert watch_old[0]["object"]["metadata"]["name"] == "early-2"
         # The selector watch saw exactly the group=b objects' events.
         assert watch_selected == [e for e in watch_all if e["object"]["metadata"]["labels"].get("group") == "b"]
+        # And the unfiltered stream is etcd's own history of these keys, change for change.
+        assert [(e["type"], e["object"]["metadata"]["name"], int(e["object"]["metadata"]["resourceVersion"]))
+                for e in watch_all] == await _etcd_history(apiserver, namespace, int(start_rv))
     finally:
         await client.close()
