@@ -234,6 +234,23 @@ def test_partial_object_metadata_list(apiserver: Any, namespace: str) -> None:
     assert "data" not in item
 
 
+def test_partial_object_metadata_get_and_watch(apiserver: Any, namespace: str) -> None:
+    """What metadata-only clients (client-go's metadata informers, the garbage collector) read."""
+    partial = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"
+    start = expect(apiserver.request("GET", configmaps(namespace)), 200)["metadata"]["resourceVersion"]
+    created = expect(create_configmap(apiserver, namespace, "meta-get", {"secret": "data"}), 201)
+    got = expect(apiserver.request("GET", f"{configmaps(namespace)}/meta-get", headers={"Accept": partial}), 200)
+    assert (got["kind"], got["apiVersion"]) == ("PartialObjectMetadata", "meta.k8s.io/v1")
+    assert got["metadata"]["uid"] == created["metadata"]["uid"] and set(got) == {"kind", "apiVersion", "metadata"}
+    status, body, _ = apiserver.request(
+        "GET", configmaps(namespace, watch="true", resourceVersion=start, timeoutSeconds="1"), headers={"Accept": partial})
+    assert status == 200
+    [event] = [json.loads(line) for line in body.splitlines() if line.strip()] if isinstance(body, str) else [body]
+    assert event["type"] == "ADDED"
+    assert event["object"]["kind"] == "PartialObjectMetadata" and "data" not in event["object"]
+    assert event["object"]["metadata"]["name"] == "meta-get"
+
+
 # -- watch --------------------------------------------------------------------------------------------
 
 def test_watch_timeout_seconds_ends_the_stream(apiserver: Any, namespace: str) -> None:
