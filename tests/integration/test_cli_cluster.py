@@ -58,9 +58,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("kubeplane-home")
 
 
-def _up(home: Path, name: str) -> Iterator[dict[str, Any]]:
+def _up(home: Path, name: str, *args: str) -> Iterator[dict[str, Any]]:
     try:
-        yield json.loads(kubeplane(home, "up", "--name", name, "-o", "json").stdout)
+        yield json.loads(kubeplane(home, "up", "--name", name, "-o", "json", *args).stdout)
     finally:
         kubeplane(home, "down", "--name", name, check=False)
 
@@ -142,10 +142,13 @@ def test_kubeconfig_merge_makes_the_context_current(cluster: dict[str, Any], hom
 
 def test_two_clusters_side_by_side_then_down_leaves_nothing(cluster: dict[str, Any], home: Path) -> None:
     name = f"it2-{uuid.uuid4().hex[:6]}"
-    second_gen = _up(home, name)
+    second_gen = _up(home, name, "--kubernetes-version", "1.33")  # and at another minor of the catalog
     second = next(second_gen)
     try:
         assert second["server"] != cluster["server"]
+        assert second["kubernetesVersion"] == "1.33"
+        served = json.loads(kubectl(Path(second["kubeconfig"]), "version", "-o", "json").stdout)["serverVersion"]
+        assert (served["major"], served["minor"]) == ("1", "33")
         for config in (cluster["kubeconfig"], second["kubeconfig"]):
             assert "namespace/default" in kubectl(Path(config), "get", "ns", "-o", "name").stdout.split()
         kubeplane(home, "down", "--name", name)
