@@ -30,9 +30,12 @@ def test_demo_applies_the_sample_application(tmp_path: Path) -> None:
         first = kubeplane("demo")
         assert first.returncode == 0, first.stderr
         assert "deployment.apps/web" in first.stdout  # kubectl output passes through
+        # `kubectl get all -A` ends the show: every namespace's objects, the API's own Service too.
+        assert "NAMESPACE" in first.stdout and "service/kubernetes" in first.stdout
         again = kubeplane("demo")  # reuses the running cluster, apply is idempotent
         assert again.returncode == 0, again.stderr
         assert "already up; reusing it" in again.stderr
+        assert "deployment.apps/web unchanged" in again.stdout
     finally:
         kubeplane("down", "--name", "demo")
     assert not (tmp_path / "clusters" / "demo").exists()
