@@ -4,43 +4,15 @@ condition, more than one budget; and `kubectl drain`, which retries refused evic
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
+from test_apiserver_object_semantics import bind, expect, make_pod, pods, unique
 
 pytestmark = pytest.mark.integration
 
 JSON = dict[str, Any]
 MERGE = "application/merge-patch+json"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def expect(response: tuple[int, Any, dict[str, str]], status: int) -> Any:
-    code, body, _ = response
-    assert code == status, f"expected {status}, got {code}: {str(body)[:600]}"
-    return body
-
-
-def pods(namespace: str) -> str:
-    return f"/api/v1/namespaces/{namespace}/pods"
-
-
-def make_pod(apiserver: Any, namespace: str, labels: dict[str, str] | None = None) -> JSON:
-    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": unique("pod"), "labels": labels or {}},
-            "spec": {"containers": [{"name": "app", "image": "busybox:1.35"}]}}
-    created: JSON = expect(apiserver.request("POST", pods(namespace), body), 201)
-    return created
-
-
-def bind(apiserver: Any, namespace: str, name: str, node: str) -> tuple[int, Any, dict[str, str]]:
-    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
-               "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
-    result: tuple[int, Any, dict[str, str]] = apiserver.request("POST", f"{pods(namespace)}/{name}/binding", binding)
-    return result
 
 
 def evict(apiserver: Any, namespace: str, name: str) -> tuple[int, Any, dict[str, str]]:
