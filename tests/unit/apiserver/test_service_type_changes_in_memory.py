@@ -23,11 +23,8 @@ import pytest
 
 from kubeplane.apiserver.registry.allocator import AlreadyAllocatedError
 from kubeplane.apiserver.registry.context import RequestContext
-from kubeplane.apiserver.registry.core.services import (
-    ServiceStore,
-    drop_type_dependent_fields,
-    normalize_cluster_ips,
-)
+from kubeplane.apiserver.registry.core.service_fields import drop_type_dependent_fields, normalize_cluster_ips
+from kubeplane.apiserver.registry.core.services import ServiceStore
 from kubeplane.apiserver.registry.registry import Registry, RegistryConfig
 from kubeplane.apiserver.registry.store import DeleteOptions
 from kubeplane.catalog import Catalog
