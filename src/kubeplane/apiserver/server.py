@@ -379,8 +379,8 @@ class APIServer:
         if info.subresource and info.subresource not in rinfo.subresources:
             raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
         rep = negotiate_output(request.headers.get("Accept"))
-        write = WriteQuery.parse(request.query) if info.verb in ("create", "update", "patch", "delete",
-                                                                 "deletecollection") else WriteQuery()
+        write = WriteQuery.parse(request.query, info.verb) if info.verb in ("create", "update", "patch", "delete",
+                                                                            "deletecollection") else WriteQuery()
         ctx = RequestContext(namespace=info.namespace, user=user.name, groups=user.groups, dry_run=write.dry_run,
                              field_validation=write.field_validation, field_manager=write.field_manager,
                              subresource=info.subresource, user_agent=request.headers.get("User-Agent", ""),

@@ -41,6 +41,8 @@ class StatusError(Exception):
     retry_after_seconds: int = 0
     # ListMeta.continue of the Status (a 410 for an expired continue token offers a new one).
     continue_token: str = ""
+    # Upstream's NewGenericServerResponse always sets a details object, empty or not.
+    always_details: bool = False
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -66,7 +68,7 @@ class StatusError(Exception):
             details["causes"] = [c.to_dict() for c in self.causes]
         if self.retry_after_seconds:
             details["retryAfterSeconds"] = self.retry_after_seconds
-        if details:
+        if details or self.always_details:
             status["details"] = details
         return status
 

@@ -73,6 +73,8 @@ class CustomResourceStrategy(Strategy):
     """One served version of a CRD: validation, defaulting and generation from its schema."""
 
     tracks_generation = True
+    # Upstream's customresource strategy: a PUT must carry the resourceVersion it read.
+    allow_unconditional_update = False
 
     def __init__(self, info: ResourceInfo, minor: str, schema: JSON, has_status: bool) -> None:
         super().__init__(info, minor)

@@ -62,8 +62,9 @@ async def evict_pod(ctx: RequestContext, pods: Store, pdbs: Store | None, name: 
     raw_options = eviction.get("deleteOptions") or {}
     if not isinstance(raw_options, dict):
         raise errors.bad_request("deleteOptions must be an object")
-    ctx = _with_dry_run(ctx, raw_options)
     options = DeleteOptions.from_body(raw_options)
+    # The request's dryRun or the Eviction's deleteOptions.dryRun (propagateDryRun).
+    ctx = dataclasses.replace(ctx, dry_run=ctx.dry_run or options.dry_run)
     # A caller's own resourceVersion precondition is theirs to retry, not ours (upstream).
     retry_conflicts = not options.resource_version
 
@@ -90,16 +91,6 @@ async def evict_pod(ctx: RequestContext, pods: Store, pdbs: Store | None, name: 
             raise _still_processing(budgets[0]["metadata"]["name"]) from err
         raise
     return dict(SUCCESS)
-
-
-def _with_dry_run(ctx: RequestContext, raw_options: JSON) -> RequestContext:
-    """The request's dryRun and the Eviction's deleteOptions.dryRun must agree (propagateDryRun)."""
-    in_body = raw_options.get("dryRun") or []
-    if not isinstance(in_body, list) or any(value != "All" for value in in_body):
-        raise errors.invalid("policy", "Eviction", "", [Cause(
-            "FieldValueNotSupported", f'Unsupported value: {in_body!r}: supported values: "All"',
-            "deleteOptions.dryRun")])
-    return dataclasses.replace(ctx, dry_run=True) if in_body else ctx
 
 
 async def _retrying(attempt: Callable[[], Awaitable[T]], retry_conflicts: bool) -> T:

@@ -276,12 +276,16 @@ class ResourceHandler:
         options = DeleteOptions.from_body(body if isinstance(body, dict) else None,
                                           query.get("gracePeriodSeconds"), query.get("propagationPolicy"),
                                           query.get("orphanDependents"))
+        ctx.dry_run = ctx.dry_run or options.dry_run
         obj, deleted_now = await self.store.delete(ctx, name, options)
         if deleted_now and not self.store.strategy.return_deleted_object:
             body_out = errors.success_status(self.info.group, self.info.resource, name,
                                              obj["metadata"].get("uid", ""))
             return Response(200, body_out, ctx.warnings)
-        return Response(200, self.shape_one(obj, rep, query), ctx.warnings)
+        # Upstream answers 202 to a cascading delete (orphanDependents=false) that did not delete at
+        # once; only then, to keep older clients working.
+        status = 202 if not deleted_now and options.orphan_dependents is False else 200
+        return Response(status, self.shape_one(obj, rep, query), ctx.warnings)
 
     async def delete_collection(self, ctx: RequestContext, body: Any, query: Mapping[str, str],
                                 rep: Representation) -> Response:
@@ -290,20 +294,21 @@ class ResourceHandler:
         options = DeleteOptions.from_body(body if isinstance(body, dict) else None,
                                           query.get("gracePeriodSeconds"), query.get("propagationPolicy"),
                                           query.get("orphanDependents"))
+        ctx.dry_run = ctx.dry_run or options.dry_run
+        # Upstream answers with the list as it was read before deleting (items already gone included).
         items = []
         for obj in result.items:
             item_ctx = copy.copy(ctx)
             item_ctx.namespace = obj["metadata"].get("namespace", "")
             try:
-                deleted, _ = await self.store.delete(item_ctx, obj["metadata"]["name"], options)
+                await self.store.delete(item_ctx, obj["metadata"]["name"], options)
             except errors.StatusError as exc:
-                if exc.code == 404:
-                    continue
-                raise
-            deleted = dict(deleted)
-            deleted.pop("apiVersion", None)
-            deleted.pop("kind", None)
-            items.append(deleted)
+                if exc.code != 404:
+                    raise
+            listed = dict(obj)
+            listed.pop("apiVersion", None)
+            listed.pop("kind", None)
+            items.append(listed)
         return Response(200, {"kind": self.info.list_kind, "apiVersion": self.info.group_version,
                               "metadata": {"resourceVersion": str(result.resource_version)}, "items": items},
                         ctx.warnings)

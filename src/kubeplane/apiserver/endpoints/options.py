@@ -12,6 +12,7 @@ from kubeplane.apiserver.registry.context import (
 )
 from kubeplane.machinery import errors
 from kubeplane.machinery.errors import Cause
+from kubeplane.machinery.managedfields import field_manager_errors
 from kubeplane.storage import interface as st
 
 
@@ -124,19 +125,25 @@ class WriteQuery:
     force: bool = False
 
     @classmethod
-    def parse(cls, query: Mapping[str, str]) -> WriteQuery:
+    def parse(cls, query: Mapping[str, str], verb: str = "create") -> WriteQuery:
+        """``verb`` names the options kind in errors, as upstream: CreateOptions, UpdateOptions, ..."""
+        options_kind = _OPTIONS_KIND.get(verb, "CreateOptions")
         getall = getattr(query, "getall", None)
         dry: list[str] = list(getall("dryRun", [])) if getall else [query.get("dryRun", "")]
         for value in dry:
             if value not in ("", "All"):
-                raise errors.invalid("meta.k8s.io", "CreateOptions", "", [Cause(
+                raise errors.invalid("meta.k8s.io", options_kind, "", [Cause(
                     "FieldValueNotSupported", f'Unsupported value: "{value}": supported values: "All"', "dryRun")])
         validation = query.get("fieldValidation") or FIELD_VALIDATION_WARN
         if validation not in (FIELD_VALIDATION_STRICT, FIELD_VALIDATION_WARN, FIELD_VALIDATION_IGNORE):
             raise errors.bad_request(
                 f"fieldValidation must be one of Ignore, Warn, or Strict, got {validation!r}".replace("'", ""))
         manager = query.get("fieldManager", "")
-        if len(manager) > 128:
-            raise errors.invalid("meta.k8s.io", "CreateOptions", "", [Cause(
-                "FieldValueTooLong", "Too long: may not be more than 128 bytes", "fieldManager")])
+        causes = field_manager_errors(manager)
+        if causes:
+            raise errors.invalid("meta.k8s.io", options_kind, "", causes)
         return cls("All" in dry, manager, validation, bool(_bool(query, "force")))
+
+
+_OPTIONS_KIND = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions",
+                 "delete": "DeleteOptions", "deletecollection": "DeleteOptions"}

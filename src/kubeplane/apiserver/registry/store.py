@@ -50,6 +50,17 @@ ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
 
 
+def _go_print(value: Any) -> str:
+    """A metadata value as Go's %v prints it in a field error: a timestamp as time.Time does."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            return f'"{value}"'
+        return moment.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+    return str(value)
+
+
 def now_rfc3339(delta_seconds: int = 0) -> str:
     moment = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=delta_seconds)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -62,6 +73,8 @@ class DeleteOptions:
     resource_version: str = ""
     propagation_policy: str = ""  # Orphan | Background | Foreground
     orphan_dependents: bool | None = None
+    # DeleteOptions.dryRun from the body (kubectl sends it there, not in the query).
+    dry_run: bool = False
 
     @classmethod
     def from_body(cls, body: JSON | None, query_grace: str | None = None, query_policy: str | None = None,
@@ -85,7 +98,12 @@ class DeleteOptions:
             orphan = query_orphan == "true"
         if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
             raise errors.bad_request("gracePeriodSeconds must be an integer")
-        return cls(grace, pre.get("uid") or "", pre.get("resourceVersion") or "", policy, orphan)
+        dry_run = body.get("dryRun") or []
+        if not isinstance(dry_run, list) or any(value != "All" for value in dry_run):
+            raise errors.invalid("meta.k8s.io", "DeleteOptions", "", [Cause(
+                "FieldValueNotSupported", f'Unsupported value: {dry_run!r}: supported values: "All"'.replace("'", '"'),
+                "dryRun")])
+        return cls(grace, pre.get("uid") or "", pre.get("resourceVersion") or "", policy, orphan, bool(dry_run))
 
     def to_wire(self) -> JSON:
         """The meta.k8s.io/v1 DeleteOptions admission webhooks receive."""
@@ -99,6 +117,8 @@ class DeleteOptions:
             out["propagationPolicy"] = self.propagation_policy
         if self.orphan_dependents is not None:
             out["orphanDependents"] = self.orphan_dependents
+        if self.dry_run:
+            out["dryRun"] = ["All"]
         return out
 
 
@@ -194,6 +214,11 @@ class Store:
             await self._undo_admission(ctx)
             raise
         if ctx.dry_run:
+            # Upstream's dry-run storage reads the key first: a name in use is AlreadyExists even so.
+            if await self.storage.get(self.key(ctx.namespace, name), ignore_not_found=True) is not None:
+                await self.rollback_create(ctx, obj)
+                await self._undo_admission(ctx)
+                raise errors.already_exists(self.info.group, self.info.resource, name)
             return obj
         try:
             return await self.storage.create(self.key(ctx.namespace, name), obj, ttl=self.strategy.ttl_seconds)
@@ -364,12 +389,17 @@ class Store:
             if rv != old_meta.get("resourceVersion"):
                 raise self._conflict(name)
         elif not strategy.allow_unconditional_update:
-            raise self._invalid(name, [Cause("FieldValueInvalid",
-                                             "Invalid value: 0x0: must be specified for an update",
-                                             "metadata.resourceVersion")])
+            # Upstream's generic store names the resource here, not the kind ("gadgets.example.com").
+            raise errors.invalid(self.info.group, self.info.resource, name, [Cause(
+                "FieldValueInvalid", "Invalid value: 0x0: must be specified for an update", "metadata.resourceVersion")])
         if meta.get("uid") and meta["uid"] != old_meta.get("uid"):
             raise self._conflict(name, f"Precondition failed: UID in precondition: {meta['uid']}, "
                                        f"UID in object meta: {old_meta.get('uid')}")
+        # An update can never start a deletion (upstream's ValidateObjectMetaAccessorUpdate).
+        for immutable in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            if meta.get(immutable) is not None and immutable not in old_meta:
+                raise self._invalid(name, [Cause("FieldValueInvalid", f"Invalid value: {_go_print(meta[immutable])}: "
+                                                                     "field is immutable", f"metadata.{immutable}")])
         # Fields the server owns are carried over from the stored object.
         for owned in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                       "generation", "selfLink"):
@@ -382,8 +412,8 @@ class Store:
             if added:
                 raise errors.invalid(self.info.group, self.info.kind, name, [Cause(
                     "FieldValueForbidden",
-                    f"Forbidden: no new finalizers can be added if the object is being deleted, "
-                    f"found new finalizers {sorted(added)!r}".replace("'", '"'),
+                    "Forbidden: no new finalizers can be added if the object is being deleted, "
+                    "found new finalizers []string{" + ", ".join(f'"{f}"' for f in sorted(added)) + "}",
                     "metadata.finalizers")])
 
     def _should_delete_during_update(self, new: JSON) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 from kubeplane.machinery.errors import Cause
 from kubeplane.machinery.managedfields.fieldset import FieldSet, FieldsV1Error
+from kubeplane.machinery.validation.field import go_value
 
 JSON = dict[str, Any]
 
@@ -198,14 +199,15 @@ def request_manager(field_manager: str | None, user_agent: str) -> str:
 def field_manager_errors(manager: str, field: str = "fieldManager") -> list[Cause]:
     """Upstream ValidateFieldManager: at most 128 bytes, printable characters only."""
     causes: list[Cause] = []
-    if len(manager) > FIELD_MANAGER_MAX_LENGTH:
+    if len(manager.encode()) > FIELD_MANAGER_MAX_LENGTH:
         causes.append(Cause("FieldValueTooLong", f"Too long: may not be more than {FIELD_MANAGER_MAX_LENGTH} bytes",
                             field))
-    for position, char in enumerate(manager):
+    position = 0
+    for char in manager:
         if not char.isprintable():
-            causes.append(Cause("FieldValueInvalid",
-                                f'Invalid value: "{manager}": invalid character U+{ord(char):04X} (at position {position})',
-                                field))
+            causes.append(Cause("FieldValueInvalid", f"Invalid value: {go_value(manager)}: invalid character "
+                                                     f"U+{ord(char):04X} (at position {position})", field))
+        position += len(char.encode())  # Go ranges over a string by bytes: positions are byte offsets
     return causes
 
 

@@ -12,7 +12,7 @@ REJECTED_MESSAGE = "the server rejected our request due to an error in our reque
 
 def rejected() -> StatusError:
     """422 Invalid, as upstream answers a JSON patch that does not apply (failed test, bad path, ...)."""
-    return StatusError(422, "Invalid", REJECTED_MESSAGE)
+    return StatusError(422, "Invalid", REJECTED_MESSAGE, always_details=True)
 
 
 def bad_patch(message: str) -> StatusError:

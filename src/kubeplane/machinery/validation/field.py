@@ -55,11 +55,33 @@ def go_value(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return go_quote(value)
     if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
         pairs = ", ".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in sorted(value.items()))
         return f"map[string]string{{{pairs}}}"
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def go_quote(text: str) -> str:
+    """Go's %q of a string: printable characters as they are, others escaped as Go escapes
+    them (a control character as ``\\x01`` where JSON would write ``\\u0001``)."""
+    out = []
+    for char in text:
+        if char == '"' or char == "\\":
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif ord(char) < 0x10000:
+            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x80 else f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return '"' + "".join(out) + '"'
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+               "\v": "\\v"}
 
 
 def _with_detail(body: str, detail: str) -> str:
