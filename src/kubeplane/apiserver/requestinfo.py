@@ -78,10 +78,10 @@ def parse_request_info(method: str, path: str, query_watch: bool) -> RequestInfo
         # The namespace object lives at cluster scope; its name is the namespace segment.
         info.namespace = ""
     info.parts = tuple(rest)
+    # ?watch turns a collection GET into a watch; a GET by name stays a get (upstream: "if there's
+    # no name on the request"); the legacy /watch/ paths set the verb above.
     if verb == "get" and not info.name:
         verb = "watch" if query_watch else "list"
-    elif verb == "get" and query_watch:
-        verb = "watch"
     elif verb == "delete" and not info.name:
         verb = "deletecollection"
     info.verb = verb

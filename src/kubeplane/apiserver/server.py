@@ -33,7 +33,7 @@ from kubeplane.apiserver.authz import (
 )
 from kubeplane.apiserver.endpoints import eviction, proxy, subresources
 from kubeplane.apiserver.endpoints.handlers import PATCH_TYPES, ResourceHandler, Response
-from kubeplane.apiserver.endpoints.options import WriteQuery
+from kubeplane.apiserver.endpoints.options import WriteQuery, query_flag
 from kubeplane.apiserver.endpoints.responses import Body, EncodedBodyResponse, EncodedList, respond
 from kubeplane.apiserver.endpoints.reviews import REVIEW_RESOURCES, TOKEN_REVIEW, forbidden_error
 from kubeplane.apiserver.endpoints.watch import serve_watch
@@ -184,7 +184,7 @@ class APIServer:
     # -- entry --------------------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
-        watch_flag = request.query.get("watch") in ("true", "1")
+        watch_flag = "watch" in request.query and query_flag(request.query["watch"])
         info = parse_request_info(request.method, request.path, watch_flag)
         audit = self.audit.begin(request, info)
         code = 500
@@ -391,7 +391,7 @@ class APIServer:
         query = request.query
         verb = info.verb
         if verb == "watch":
-            return await serve_watch(request, handler, ctx, query, rep)
+            return await serve_watch(request, handler, ctx, query, rep, info.name)
         body = None
         # A proxied body is the kubelet's to read, whatever its type.
         if verb in ("create", "update", "patch", "delete", "deletecollection") and info.subresource != "proxy":

@@ -311,7 +311,7 @@ def test_watch_send_initial_events(apiserver: Any, namespace: str) -> None:
 
 
 @pytest.mark.parametrize("query, field", [
-    ({"sendInitialEvents": "true", "allowWatchBookmarks": "true"}, "sendInitialEvents"),
+    ({"sendInitialEvents": "true", "allowWatchBookmarks": "true"}, "resourceVersionMatch"),
     ({"resourceVersionMatch": "NotOlderThan", "resourceVersion": "1"}, "resourceVersionMatch"),
 ], ids=["initial-events-without-match", "match-without-initial-events"])
 def test_invalid_watch_options(apiserver: Any, namespace: str, query: dict[str, str], field: str) -> None:

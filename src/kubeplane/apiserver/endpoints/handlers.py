@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from kubeplane.apiserver.endpoints.options import ListQuery
+from kubeplane.apiserver.endpoints.options import ListQuery, query_flag
 from kubeplane.apiserver.endpoints.responses import EncodedList
 from kubeplane.apiserver.negotiation import AS_PARTIAL, AS_PARTIAL_LIST, AS_TABLE, Representation
 from kubeplane.apiserver.registry.context import (
@@ -217,7 +217,7 @@ class ResourceHandler:
         subresource = ctx.subresource if ctx.subresource in ("status", "scale") else ""
         reset = managedfields.default_reset_paths(self.info.resource, subresource, strategy.has_status_subresource)
         return ApplyRequest(manager=manager, api_version=self.info.group_version,
-                            force=bool(_flag(query, "force")), subresource=subresource, reset_paths=reset)
+                            force="force" in query and query_flag(query["force"]), subresource=subresource, reset_paths=reset)
 
     def _check_apply_config(self, ctx: RequestContext, config: Any) -> JSON:
         """Upstream's checks of an apply body, then pruning per fieldValidation (never defaulting:
@@ -312,15 +312,6 @@ class ResourceHandler:
         return Response(200, {"kind": self.info.list_kind, "apiVersion": self.info.group_version,
                               "metadata": {"resourceVersion": str(result.resource_version)}, "items": items},
                         ctx.warnings)
-
-
-def _flag(query: Mapping[str, str], name: str) -> bool:
-    value = query.get(name, "")
-    if value in ("", "false", "0", "False"):
-        return False
-    if value in ("true", "1", "True"):
-        return True
-    raise errors.bad_request(f'invalid value for {name}: "{value}"')
 
 
 def partial_metadata(obj: JSON, version: str = "v1") -> JSON:

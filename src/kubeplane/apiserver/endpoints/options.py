@@ -17,14 +17,16 @@ from kubeplane.storage import interface as st
 
 
 def _bool(query: Mapping[str, str], name: str) -> bool | None:
+    """Upstream's query-parameter booleans (Convert_Slice_string_To_bool): absent is unset, "0" and
+    "false" in any case are false, anything else (even an empty value) is true."""
     value = query.get(name)
-    if value is None or value == "":
+    if value is None:
         return None
-    if value in ("true", "1", "True"):
-        return True
-    if value in ("false", "0", "False"):
-        return False
-    raise errors.bad_request(f'invalid value for {name}: "{value}"')
+    return query_flag(value)
+
+
+def query_flag(value: str) -> bool:
+    return value != "0" and value.lower() != "false"
 
 
 def _int(query: Mapping[str, str], name: str) -> int | None:
@@ -68,40 +70,8 @@ class ListQuery:
         return q
 
     def validate(self) -> None:
-        causes: list[Cause] = []
-        match = self.resource_version_match
-        if match and match not in (st.MATCH_EXACT, st.MATCH_NOT_OLDER_THAN):
-            causes.append(Cause("FieldValueNotSupported",
-                                f'Unsupported value: "{match}": supported values: "Exact", "NotOlderThan", ""',
-                                "resourceVersionMatch"))
-        if self.watch:
-            if match and self.send_initial_events is None:
-                causes.append(Cause("FieldValueForbidden", "Forbidden: resourceVersionMatch is forbidden for watch",
-                                    "resourceVersionMatch"))
-            if self.send_initial_events is not None and match != st.MATCH_NOT_OLDER_THAN:
-                causes.append(Cause(
-                    "FieldValueForbidden",
-                    "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-                    "sendInitialEvents"))
-        else:
-            if self.send_initial_events is not None:
-                causes.append(Cause("FieldValueForbidden",
-                                    "Forbidden: sendInitialEvents is forbidden for list", "sendInitialEvents"))
-            if match and not self.resource_version:
-                causes.append(Cause(
-                    "FieldValueForbidden",
-                    "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
-                    "resourceVersionMatch"))
-            if match == st.MATCH_EXACT and self.resource_version == "0":
-                causes.append(Cause(
-                    "FieldValueForbidden",
-                    'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
-                    "resourceVersionMatch"))
-            if self.continue_token and match:
-                causes.append(Cause(
-                    "FieldValueForbidden",
-                    "Forbidden: resourceVersionMatch is forbidden when continue is provided",
-                    "resourceVersionMatch"))
+        """Upstream's ValidateListOptions / validateWatchOptions, causes in upstream's order."""
+        causes = self._watch_causes() if self.watch else self._list_causes()
         if self.resource_version and self.resource_version != "0":
             try:
                 if int(self.resource_version) < 0:
@@ -115,6 +85,46 @@ class ListQuery:
             raise errors.invalid("meta.k8s.io", "ListOptions", "", causes)
         if not self.watch and self.continue_token and self.resource_version not in ("", "0"):
             raise errors.bad_request("specifying resource version is not allowed when using continue")
+
+    def _list_causes(self) -> list[Cause]:
+        causes: list[Cause] = []
+        match = self.resource_version_match
+        if match:
+            if not self.resource_version:
+                causes.append(_forbidden_match("resourceVersionMatch is forbidden unless resourceVersion is provided"))
+            if self.continue_token:
+                causes.append(_forbidden_match("resourceVersionMatch is forbidden when continue is provided"))
+            if match not in (st.MATCH_EXACT, st.MATCH_NOT_OLDER_THAN):
+                causes.append(Cause("FieldValueNotSupported",
+                                    f'Unsupported value: "{match}": supported values: "Exact", "NotOlderThan", ""',
+                                    "resourceVersionMatch"))
+            if match == st.MATCH_EXACT and self.resource_version == "0":
+                causes.append(_forbidden_match('resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+        if self.send_initial_events is not None:
+            causes.append(Cause("FieldValueForbidden", "Forbidden: sendInitialEvents is forbidden for list",
+                                "sendInitialEvents"))
+        return causes
+
+    def _watch_causes(self) -> list[Cause]:
+        causes: list[Cause] = []
+        match = self.resource_version_match
+        if self.send_initial_events is not None and match != st.MATCH_NOT_OLDER_THAN:
+            causes.append(_forbidden_match("sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+        if match:
+            if self.send_initial_events is None:
+                causes.append(_forbidden_match(
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"))
+            if match != st.MATCH_NOT_OLDER_THAN:
+                causes.append(Cause("FieldValueNotSupported",
+                                    f'Unsupported value: "{match}": supported values: "NotOlderThan"',
+                                    "resourceVersionMatch"))
+            if self.continue_token:
+                causes.append(_forbidden_match("resourceVersionMatch is forbidden when continue is provided"))
+        return causes
+
+
+def _forbidden_match(detail: str) -> Cause:
+    return Cause("FieldValueForbidden", f"Forbidden: {detail}", "resourceVersionMatch")
 
 
 @dataclass

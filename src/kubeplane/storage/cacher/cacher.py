@@ -302,19 +302,27 @@ class Cacher:
             # rather than sending the client back to relist; the store raises 410 if it is gone.
             return await self.store.watch(prefix, opts)
         send_initial = opts.send_initial_events is True or (opts.send_initial_events is None and requested == 0)
+        predicate = self._scoped(opts.predicate, prefix)
+        if not send_initial and requested > self._revision and requested > await self.store.current_revision():
+            # A resourceVersion not reached yet (not merely one this cache is catching up to):
+            # upstream waits only for watch-lists; a plain watch is established at once and sees
+            # the changes after that version.
+            watcher = CacheWatcher([], predicate, opts.allow_bookmarks, self._queue_size, self._watchers.discard,
+                                   after=requested)
+            self._watchers.add(watcher)
+            return watcher
         if opts.resource_version == "":
             # A consistent start: wait until the cache holds at least the store's current revision.
             await self._wait_for(await self.store.current_revision(), prefix)
         else:
             await self._wait_for(requested, prefix)
 
-        predicate = self._scoped(opts.predicate, prefix)
         # No await from here on: the snapshot and the registration see the same revision.
         initial: list[WatchEvent] = []
         if send_initial:
             initial = [WatchEvent(ADDED, entry.encoded.decode()) for key, entry in sorted(self._objects.items())
                        if predicate is None or predicate(entry.selectable)]
-            if opts.send_initial_events is True:
+            if opts.send_initial_events is True and opts.allow_bookmarks:
                 initial.append(WatchEvent(BOOKMARK, bookmark(self._revision, INITIAL_EVENTS_END)))
         else:
             start = requested or self._revision

@@ -10,13 +10,16 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 from kubeplane.storage.etcd3.watch_filter import visible_event
-from kubeplane.storage.interface import Predicate, WatchEvent
+from kubeplane.storage.interface import BOOKMARK, Predicate, WatchEvent
 
 
 class CacheWatcher:
     def __init__(self, initial: list[WatchEvent], predicate: Predicate | None, allow_bookmarks: bool,
-                 queue_size: int, on_stop: Callable[[CacheWatcher], None]) -> None:
+                 queue_size: int, on_stop: Callable[[CacheWatcher], None], after: int = 0) -> None:
+        """``after``: a watch from a resourceVersion the cache has not reached yet sees only what
+        comes after it."""
         self._initial = initial
+        self._after = after
         self._predicate = predicate
         self.allow_bookmarks = allow_bookmarks
         self._queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue(maxsize=queue_size)
@@ -27,6 +30,11 @@ class CacheWatcher:
         """Called by the cacher for every change (and bookmark); never blocks."""
         if self._terminated:
             return
+        if self._after:
+            revision = int(event.object.get("metadata", {}).get("resourceVersion") or 0)
+            if revision < self._after or (revision == self._after and event.type != BOOKMARK):
+                return  # a bookmark at the watch's own version may go: it says "nothing newer yet"
+            self._after = 0  # revisions only grow: everything from here on is newer
         visible = visible_event(event, self._predicate)
         if visible is None:
             return

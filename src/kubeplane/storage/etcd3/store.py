@@ -194,7 +194,7 @@ class KVStorage:
             kv_watch = await self.kv.watch(start, end, revision + 1, progress_notify=opts.allow_bookmarks)
         except CompactedError as e:
             raise ResourceExpiredError(prefix, f"too old resource version: {revision} ({e.compact_revision})") from e
-        initial_end = revision if opts.send_initial_events is True else None
+        initial_end = revision if opts.send_initial_events is True and opts.allow_bookmarks else None
         return StoreWatcher(kv_watch, initial, initial_end, opts.predicate, opts.allow_bookmarks, revision)
 
     # --- maintenance -----------------------------------------------------------------------------
