@@ -38,14 +38,14 @@ from kubeplane.apiserver.endpoints.responses import Body, EncodedBodyResponse, E
 from kubeplane.apiserver.endpoints.reviews import REVIEW_RESOURCES, TOKEN_REVIEW, forbidden_error
 from kubeplane.apiserver.endpoints.watch import serve_watch
 from kubeplane.apiserver.negotiation import JSON_TYPE, Representation, decode_body, encode, negotiate_output
-from kubeplane.apiserver.registry.context import RequestContext
+from kubeplane.apiserver.registry.context import FIELD_VALIDATION_IGNORE, RequestContext
 from kubeplane.apiserver.registry.core.ephemeral_containers import EphemeralContainersStrategy
 from kubeplane.apiserver.registry.core.namespaces import NamespaceFinalizeStrategy
 from kubeplane.apiserver.registry.registry import Registry
 from kubeplane.apiserver.registry.strategy import StatusStrategy
 from kubeplane.apiserver.requestinfo import RequestInfo, parse_request_info
 from kubeplane.catalog import Catalog, version_info
-from kubeplane.machinery import errors
+from kubeplane.machinery import errors, validation
 from kubeplane.machinery.schema import schemas
 
 log = logging.getLogger(__name__)
@@ -395,7 +395,8 @@ class APIServer:
         body = None
         # A proxied body is the kubelet's to read, whatever its type.
         if verb in ("create", "update", "patch", "delete", "deletecollection") and info.subresource != "proxy":
-            body = await _read_body(request, self.catalog.minor)
+            body = await _read_body(request, self.catalog.minor,
+                                    ctx if verb in ("create", "update") and not info.subresource else None)
         if info.subresource:
             outcome = await self._subresource(request, handler, info, ctx, body, rep)
             if isinstance(outcome, web.StreamResponse):  # streamed from a kubelet
@@ -528,7 +529,9 @@ def _patch_type(request: web.Request) -> str:
     return media
 
 
-async def _read_body(request: web.Request, minor: str) -> Any:
+async def _read_body(request: web.Request, minor: str, decoding: RequestContext | None = None) -> Any:
+    """The decoded body; with ``decoding`` (a create or update whose fieldValidation reports
+    problems), the JSON body's repeated keys are recorded there for strict decoding."""
     if not request.can_read_body:
         return None
     if (request.content_length or 0) > MAX_REQUEST_BODY_BYTES:
@@ -548,6 +551,9 @@ async def _read_body(request: web.Request, minor: str) -> Any:
     if media and media.split(";")[0].strip().lower() in PATCH_TYPES:
         media = "application/yaml" if "yaml" in media else "application/json"
     body = decode_body(media, data, minor)
+    if decoding is not None and decoding.field_validation != FIELD_VALIDATION_IGNORE and \
+            (media or "application/json").split(";")[0].strip().lower().endswith("json"):
+        decoding.duplicate_fields = validation.find_duplicate_fields(data)
     audit = auditing.audit_of(request)
     if audit is not None:
         audit.request_object(body)

@@ -162,7 +162,8 @@ def test_maps_and_free_form_fields_are_not_unknown() -> None:
 
 
 def test_strict_decoding_message() -> None:
-    assert validation.strict_decoding_message("Deployment", "v1", ["spec.replica", "spec.foo"]) == (
+    problems = validation.decoding_problems(["spec.replica", "spec.foo"], None)
+    assert validation.strict_decoding_message("Deployment", "v1", problems) == (
         'Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: '
         'unknown field "spec.replica", unknown field "spec.foo"')
 

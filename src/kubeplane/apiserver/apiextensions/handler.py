@@ -9,14 +9,12 @@ from kubeplane.apiserver.endpoints import subresources
 from kubeplane.apiserver.endpoints.handlers import PATCH_STRATEGIC, ResourceHandler, Response
 from kubeplane.apiserver.negotiation import Representation
 from kubeplane.apiserver.registry.context import (
-    FIELD_VALIDATION_IGNORE,
-    FIELD_VALIDATION_STRICT,
     RequestContext,
 )
 from kubeplane.apiserver.registry.store import Store
 from kubeplane.apiserver.registry.strategy import Strategy
 from kubeplane.catalog import ResourceInfo
-from kubeplane.machinery import errors, validation
+from kubeplane.machinery import errors
 from kubeplane.machinery.objects import clone
 from kubeplane.machinery.pruning import prune_unknown_fields
 from kubeplane.machinery.schema import Schemas
@@ -42,12 +40,7 @@ class CustomResourceHandler(ResourceHandler):
         self.terminating = False
 
     def _check_fields(self, ctx: RequestContext, obj: JSON) -> None:
-        unknown = prune_unknown_fields(self.schemas, self.pruning, obj)
-        if not unknown or ctx.field_validation == FIELD_VALIDATION_IGNORE:
-            return
-        if ctx.field_validation == FIELD_VALIDATION_STRICT:
-            raise errors.bad_request(validation.strict_decoding_message(self.info.kind, self.info.version, unknown))
-        ctx.warnings.extend(f'unknown field "{path}"' for path in unknown)
+        self.report_decoding(ctx, prune_unknown_fields(self.schemas, self.pruning, obj))
 
     async def create(self, ctx: RequestContext, body: Any, rep: Representation,
                      query: Mapping[str, str]) -> Response:

@@ -93,12 +93,19 @@ class ResourceHandler:
     def _check_fields(self, ctx: RequestContext, obj: JSON) -> None:
         if self.schema is None:
             return
-        unknown = prune_unknown_fields(self.schemas, self.schema, obj)
-        if not unknown or ctx.field_validation == FIELD_VALIDATION_IGNORE:
+        self.report_decoding(ctx, prune_unknown_fields(self.schemas, self.schema, obj))
+
+    def report_decoding(self, ctx: RequestContext, unknown: list[str]) -> None:
+        """Unknown fields and the body's repeated keys per fieldValidation: Strict refuses the body
+        (400), Warn (the default) adds a Warning each, Ignore says nothing."""
+        if ctx.field_validation == FIELD_VALIDATION_IGNORE:
+            return
+        problems = validation.decoding_problems(unknown, ctx.duplicate_fields)
+        if not problems:
             return
         if ctx.field_validation == FIELD_VALIDATION_STRICT:
-            raise errors.bad_request(validation.strict_decoding_message(self.info.kind, self.info.version, unknown))
-        ctx.warnings.extend(f'unknown field "{path}"' for path in unknown)
+            raise errors.bad_request(validation.strict_decoding_message(self.info.kind, self.info.version, problems))
+        ctx.warnings.extend(problems)
 
     # -- reads --------------------------------------------------------------------------------------
     async def get(self, ctx: RequestContext, name: str, query: Mapping[str, str], rep: Representation) -> Response:

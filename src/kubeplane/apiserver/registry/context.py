@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from kubeplane.machinery.validation.decoding import DuplicateFields
+
 # fieldValidation query values
 FIELD_VALIDATION_STRICT = "Strict"
 FIELD_VALIDATION_WARN = "Warn"
@@ -36,3 +38,5 @@ class RequestContext:
     # structs before anything else: a value of the wrong JSON type is then a 400 decoding error,
     # not the 422 a patched or internally built object gets.
     typed_body: bool = False
+    # The request body's repeated JSON keys (create/update), which strict decoding reports.
+    duplicate_fields: DuplicateFields | None = None

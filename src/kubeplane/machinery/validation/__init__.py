@@ -31,9 +31,10 @@ from kubeplane.machinery.errors import Cause
 from kubeplane.machinery.schema import schemas
 
 from . import ephemeral, field, go_decode, meta, schema_check
+from .decoding import DuplicateFields, decoding_problems, find_duplicate_fields, strict_decoding_message
 from .registry import KindRules, rules_for
 
-__all__ = ["strict_decoding_message", "unknown_fields", "validate_create", "validate_ephemeral_containers_update",
+__all__ = ["DuplicateFields", "decoding_problems", "find_duplicate_fields", "strict_decoding_message", "unknown_fields", "validate_create", "validate_ephemeral_containers_update",
            "validate_update"]
 
 
@@ -96,9 +97,3 @@ def validate_ephemeral_containers_update(new: dict[str, Any], old: dict[str, Any
 
 def unknown_fields(group: str, version: str, kind: str, obj: dict[str, Any], minor: str = "1.35") -> list[str]:
     return _schema_report(group, version, kind, obj, minor).unknown
-
-
-def strict_decoding_message(kind: str, version: str, paths: list[str]) -> str:
-    """The 400 message upstream sends for ``fieldValidation=Strict`` with unknown fields."""
-    listed = ", ".join(f'unknown field "{p}"' for p in paths)
-    return f'{kind} in version "{version}" cannot be handled as a {kind}: strict decoding error: {listed}'
