@@ -10,33 +10,18 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.parse
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from test_apiserver_lists import configmaps, expect, unique
 
 pytestmark = pytest.mark.integration
 
 JSON = dict[str, Any]
 MERGE = "application/merge-patch+json"
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def expect(response: tuple[int, Any, dict[str, str]], status: int) -> Any:
-    code, body, _ = response
-    assert code == status, f"expected {status}, got {code}: {str(body)[:600]}"
-    return body
-
-
-def configmaps(namespace: str, **query: str) -> str:
-    path = f"/api/v1/namespaces/{namespace}/configmaps"
-    return f"{path}?{urllib.parse.urlencode(query)}" if query else path
 
 
 def create_configmap(apiserver: Any, namespace: str, name: str, labels: dict[str, str] | None = None) -> JSON:

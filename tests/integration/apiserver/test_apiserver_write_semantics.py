@@ -14,26 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from test_apiserver_lists import configmaps, expect, unique
 
 pytestmark = pytest.mark.integration
 
 MERGE = "application/merge-patch+json"
 HOLD = "example.com/hold"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def expect(response: tuple[int, Any, dict[str, str]], status: int) -> Any:
-    code, body, _ = response
-    assert code == status, f"expected {status}, got {code}: {str(body)[:600]}"
-    return body
-
-
-def configmaps(namespace: str, **query: str) -> str:
-    path = f"/api/v1/namespaces/{namespace}/configmaps"
-    return f"{path}?{urllib.parse.urlencode(query)}" if query else path
 
 
 def configmap(name: str, **meta: Any) -> dict[str, Any]:
