@@ -265,7 +265,8 @@ class Client:
                     label_selector: str | None = None, field_selector: str | None = None,
                     allow_bookmarks: bool = True, timeout_seconds: int | None = None,
                     name: str | None = None) -> AsyncGenerator[WatchEvent, None]:
-        """Stream watch events until the server ends the watch; a 410 at the start raises ``Expired``.
+        """Stream watch events until the server ends the watch; an error status at the start raises
+        (``Expired`` for a 410 from servers that answer so).
 
         ``ERROR`` events (a Status object, e.g. code 410 mid-stream) are yielded for the caller to
         act on: an informer relists, a simple caller may raise ``error_from_status``. A caller
