@@ -306,9 +306,11 @@ class Cacher:
         if not send_initial and requested > self._revision and requested > await self.store.current_revision():
             # A resourceVersion not reached yet (not merely one this cache is catching up to):
             # upstream waits only for watch-lists; a plain watch is established at once and sees
-            # the changes after that version.
-            watcher = CacheWatcher([], predicate, opts.allow_bookmarks, self._queue_size, self._watchers.discard,
-                                   after=requested)
+            # the changes after that version. No await from here on: whatever the cache applied
+            # while the store was asked is replayed, the rest is offered.
+            replay = (b.replay(predicate) for b in self._events if b.revision > requested)
+            watcher = CacheWatcher([event for event in replay if event is not None], predicate, opts.allow_bookmarks,
+                                   self._queue_size, self._watchers.discard, after=requested)
             self._watchers.add(watcher)
             return watcher
         if opts.resource_version == "":
