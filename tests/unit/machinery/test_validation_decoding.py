@@ -26,3 +26,8 @@ def test_problems_merge_in_document_order_and_skip_repeats_inside_unknown_fields
 
 def test_without_repeats_only_unknown_fields_are_reported() -> None:
     assert decoding_problems(["spec.x"], None) == ['unknown field "spec.x"']
+
+
+def test_a_body_nested_deeper_than_python_recurses_is_not_reported_and_does_not_fail() -> None:
+    body = ('{"k": ' * 2000 + '{"d": 1, "d": 2}' + "}" * 2000).encode()
+    assert find_duplicate_fields(body) is None

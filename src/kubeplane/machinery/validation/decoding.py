@@ -48,7 +48,10 @@ def find_duplicate_fields(data: bytes) -> DuplicateFields | None:
     if not repeated:
         return None
     report = DuplicateFields([], {})
-    _walk(json.loads(data, object_pairs_hook=_Members), "", report, itertools.count())
+    try:
+        _walk(json.loads(data, object_pairs_hook=_Members), "", report, itertools.count())
+    except RecursionError:  # nested deeper than the walk can follow: report no repeats, never fail
+        return None
     return report
 
 
