@@ -13,6 +13,7 @@ its oracle).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, TypeGuard
 
@@ -78,6 +79,17 @@ def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _name_causes(path: str, index: int | None, name: Any, check: Callable[[str], list[str]]) -> list[Cause]:
+    """A required ``name`` (of list item ``index`` under ``path``, or of ``path`` itself) that
+    ``check`` accepts; the field path is only built for a cause."""
+    if isinstance(name, str) and name:
+        problems = check(name)
+        if not problems:
+            return []
+        return f.invalid_all(f.child(path if index is None else f.index(path, index), "name"), name, problems)
+    return [f.required(f.child(path if index is None else f.index(path, index), "name"))]
+
+
 def _volumes(path: str, spec: JSON) -> tuple[list[Cause], set[str]]:
     causes: list[Cause] = []
     seen: set[str] = set()
@@ -85,12 +97,8 @@ def _volumes(path: str, spec: JSON) -> tuple[list[Cause], set[str]]:
         if not isinstance(vol, dict):
             continue
         name = vol.get("name")
-        if not isinstance(name, str) or not name:
-            causes.append(f.required(f.child(f.index(path, i), "name")))
-        else:
-            name_errors = names.dns1123_label(name)
-            if name_errors:
-                causes += f.invalid_all(f.child(f.index(path, i), "name"), name, name_errors)
+        causes += _name_causes(path, i, name, names.dns1123_label)
+        if isinstance(name, str) and name:
             if name in seen:
                 causes.append(f.duplicate(f.child(f.index(path, i), "name"), name))
             seen.add(name)
@@ -166,12 +174,7 @@ def _env(path: str, ctr: JSON, minor: str) -> list[Cause]:
         if not isinstance(env, dict):
             continue
         name = env.get("name")
-        if not isinstance(name, str) or not name:
-            causes.append(f.required(f.child(f.index(path, i), "name")))
-        else:
-            name_errors = names.env_var_name(name, relaxed)
-            if name_errors:
-                causes += f.invalid_all(f.child(f.index(path, i), "name"), name, name_errors)
+        causes += _name_causes(path, i, name, lambda value: names.env_var_name(value, relaxed))
         value_from = env.get("valueFrom")
         if isinstance(value_from, dict):
             if text(env, "value"):
@@ -290,12 +293,7 @@ def _probe(ctr_path: str, probe_key: str, probe: JSON, single_success: bool) -> 
 def _container(path: str, ctr: JSON, volumes: set[str], minor: str) -> list[Cause]:
     causes: list[Cause] = []
     name = ctr.get("name")
-    if not isinstance(name, str) or not name:
-        causes.append(f.required(f.child(path, "name")))
-    else:
-        name_errors = names.dns1123_label(name)
-        if name_errors:
-            causes += f.invalid_all(f.child(path, "name"), name, name_errors)
+    causes += _name_causes(path, None, name, names.dns1123_label)
     image = ctr.get("image")
     if not isinstance(image, str) or not image:
         causes.append(f.required(f.child(path, "image")))
